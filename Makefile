@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: MIT
+# megafs - one non-recursive GNU Makefile, no configure step.
+#
+#   make               build build/release: libmk.a, megafs, tests, benches
+#   make test          build + run every suite (scripts/run-tests.sh)
+#   make demo          mount, drive with shell tools, unmount (scripts/demo.sh)
+#   make check-asan    suites under ASan+UBSan (build/asan)
+#   make check-valgrind  suites under valgrind (CPU backend)
+#   make check-tsan    runtime suites under ThreadSanitizer (build/tsan)
+#   make check-gpu     GPU-tagged suites (needs a device)
+#   make bench         benchmarks with peers measured in the same run
+#   make lint          size limits, symbol prefix, include layering
+#
+# CUDA ?= auto: on when nvcc is found (PATH or /usr/local/cuda/bin), CUDA=0
+# forces the stub backend, CUDA=1 fails without nvcc. V=1 for full commands.
+
+FLAVOR ?= release
+B := build/$(FLAVOR)
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA ?= auto
+CUDA_ARCH ?= 90
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+ifeq ($(CUDA),auto)
+  CUDA_ON := $(if $(NVCC),1,0)
+else ifeq ($(CUDA),1)
+  CUDA_ON := 1
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc not found. Fix: put nvcc on PATH or use CUDA=0)
+  endif
+else
+  CUDA_ON := 0
+endif
+
+PKGS := fuse3 liburing check
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null)
+URING_LIBS := $(shell pkg-config --libs liburing 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla
+CFLAGS_release := -O2 -g
+CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+CFLAGS_tsan := -O1 -g -fsanitize=thread
+CFLAGS_fault := -O1 -g -DMK_TESTING
+LDFLAGS_asan := -fsanitize=address,undefined
+LDFLAGS_tsan := -fsanitize=thread
+
+CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
+CFLAGS += -std=c11 $(WARN) $(CFLAGS_$(FLAVOR)) $(PKG_CFLAGS)
+LDFLAGS += $(LDFLAGS_$(FLAVOR))
+LDLIBS += -lpthread -lm
+
+RUNTIME_SRC := $(filter-out runtime/backend_cuda.c runtime/backend_cuda_stub.c,\
+	$(wildcard runtime/*.c))
+ifeq ($(wildcard runtime/backend_cuda.c),)
+  CUDA_ON := 0
+endif
+ifeq ($(CUDA_ON),1)
+  RUNTIME_SRC += runtime/backend_cuda.c
+  CU_SRC := $(wildcard kernels/*.cu)
+  CPPFLAGS += -DMK_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
+  NVCCFLAGS := -O3 -std=c++17 -I. -Xcompiler -fPIC,-Wall \
+	-gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
+	-gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH)
+else
+  RUNTIME_SRC += runtime/backend_cuda_stub.c
+  CU_SRC :=
+  CUDA_LIBS :=
+endif
+
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(B)/%.o) $(CU_SRC:%.cu=$(B)/%.cu.o)
+FS_SRC := $(wildcard fs/*.c)
+FS_OBJ := $(FS_SRC:%.c=$(B)/%.o)
+TEST_SRC := $(wildcard tests/check_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_HELPER_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/t_*.c))
+TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(B)/%.o)
+BENCH_SRC := $(wildcard tests/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/%.c=$(B)/tests/%)
+TOOL_SRC := $(wildcard tests/tool_*.c)
+TOOL_BIN := $(TOOL_SRC:tests/%.c=$(B)/tests/%)
+
+LIBMK := $(B)/libmk.a
+MEGAFS := $(B)/megafs
+ALL_LIBS := $(LIBMK) $(URING_LIBS) $(CUDA_LIBS) $(LDLIBS)
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+.PHONY: all deps test demo bench check-asan check-valgrind check-tsan \
+	check-gpu check-fault lint clean cuda-status format
+all: deps cuda-status $(LIBMK) $(MEGAFS) $(TEST_BIN) $(BENCH_BIN) $(TOOL_BIN)
+
+deps:
+	@scripts/deps.sh
+
+cuda-status:
+ifeq ($(CUDA_ON),1)
+	@echo "  CUDA    on ($(NVCC), sm_$(CUDA_ARCH))"
+else
+	@echo "  CUDA    off (nvcc not found or CUDA=0): building the stub backend"
+endif
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(call msg,NVCC,$<)
+	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIBMK): $(RUNTIME_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(MEGAFS): $(FS_OBJ) $(LIBMK)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(FS_OBJ) $(FUSE_LIBS) $(ALL_LIBS)
+
+$(B)/tests/check_%: $(B)/tests/check_%.o $(TEST_HELPER_OBJ) $(LIBMK)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(CHECK_LIBS) $(ALL_LIBS)
+
+$(B)/tests/bench_%: $(B)/tests/bench_%.o $(LIBMK)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FUSE_LIBS) $(ALL_LIBS)
+
+$(B)/tests/tool_%: $(B)/tests/tool_%.o $(LIBMK)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FUSE_LIBS) $(ALL_LIBS)
+
+test: all
+	@scripts/run-tests.sh $(B)
+
+demo: all
+	@scripts/demo.sh $(B)
+
+bench: all
+	@scripts/bench.sh $(B)
+
+check-asan:
+	@$(MAKE) --no-print-directory FLAVOR=asan all
+	@ASAN_OPTIONS=detect_leaks=1:protect_shadow_gap=0 \
+	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	 scripts/run-tests.sh build/asan
+
+check-valgrind:
+	@$(MAKE) --no-print-directory FLAVOR=release all
+	@MK_VALGRIND=1 CK_FORK=no scripts/run-tests.sh build/release
+
+check-tsan:
+	@$(MAKE) --no-print-directory FLAVOR=tsan all
+	@MK_SUITES="$(MK_TSAN_SUITES)" scripts/run-tests.sh build/tsan
+
+check-fault:
+	@$(MAKE) --no-print-directory FLAVOR=fault all
+	@scripts/run-tests.sh build/fault
+
+check-gpu: all
+	@MK_GPU=1 scripts/run-tests.sh $(B)
+
+MK_TSAN_SUITES ?= check_runtime check_backend_cpu check_interp
+
+lint:
+	@scripts/lint.sh
+
+format:
+	@clang-format -i $(wildcard runtime/*.[ch] fs/*.[ch] tests/*.[ch] kernels/*.cu kernels/*.h)
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(B)/*/*.d)
