@@ -19,10 +19,17 @@ void mk_err_clear(struct mk_err *e)
 
 int mk_err_set(struct mk_err *e, int code, const char *what, const char *fix)
 {
+	int room;
+
 	if (!e)
 		return code;
 	e->code = code;
-	snprintf(e->msg, sizeof(e->msg), "%s. Fix: %s", what, fix);
+	/* A long "what" is cut so that the Fix: hint always survives. */
+	room = (int)sizeof(e->msg) - (int)strlen(fix) - 8;
+	if (room < 32)
+		room = 32;
+	if (snprintf(e->msg, sizeof(e->msg), "%.*s. Fix: %s", room, what, fix) < 0)
+		e->msg[0] = '\0';
 	return code;
 }
 
@@ -35,7 +42,8 @@ int mk_err_setf(struct mk_err *e, int code, const char *fix, const char *fmt,
 	if (!e)
 		return code;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	if (vsnprintf(what, sizeof(what), fmt, ap) < 0)
+		what[0] = '\0';
 	va_end(ap);
 	return mk_err_set(e, code, what, fix);
 }

@@ -23,6 +23,22 @@
 #include "runtime/abi.h"
 #include "runtime/err.h"
 
+/*
+ * ---- word access -----------------------------------------------------------
+ * Word @i of a little-endian u32 buffer at byte 4*i. The plain forms accept
+ * any address (memcpy). The acquire/release/CAS forms use real atomics when
+ * the word is 4-byte aligned (every buffer megafs allocates is) and fall back
+ * to fenced plain accesses otherwise, as the reference does on byte slices.
+ * Callers check the bounds.
+ */
+uint32_t mk_proto_load_word(const void *buf, size_t i);
+void mk_proto_store_word(void *buf, size_t i, uint32_t v);
+uint32_t mk_proto_load_acquire(const void *buf, size_t i);
+void mk_proto_store_release(void *buf, size_t i, uint32_t v);
+/* Returns the old value; stores @desired only if it equalled @expected. */
+uint32_t mk_proto_cas_word(void *buf, size_t i, uint32_t expected,
+			   uint32_t desired);
+
 /* ---- byte lengths (PROTOCOL.md 1); -EOVERFLOW when absent --------------- */
 int mk_proto_control_byte_len(uint32_t observables, size_t *out);
 int mk_proto_ring_byte_len(uint32_t slots, size_t *out);
