@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/check_runtime.c - the runtime API against a live CPU megakernel:
+ * config errors, publish validation order with errno + Fix: and no state
+ * change, every opcode's effect, tenant masks, SHUTDOWN and restart, batch
+ * and image publishing (all-or-nothing), call-slot reservation, control
+ * word ownership, status, debug log.
+ *   build/release/tests/check_runtime
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "runtime/proto.h"
+#include "tests/mk_check.h"
+#include "tests/t_runtime.h"
+
+#define OBS(k) (MK_CTL_OBSERVABLE_BASE + (k))
+
+static struct mk_runtime *rt;
+
+static void setup(void)
+{
+	rt = t_rt_start("cpu", 64, MK_SCHED_SHARDED, 0);
+}
+
+static void teardown(void)
+{
+	mk_runtime_destroy(rt);
+	rt = NULL;
+}
+
+START_TEST(test_runtime_config_errors)
+{
+	struct mk_config cfg;
+	struct mk_runtime *r = NULL;
+	struct mk_err err;
+
+	mk_config_init(&cfg);
+	cfg.slots = 0;
+	ck_assert_int_eq(mk_runtime_create(&cfg, &r, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	ck_assert_ptr_null(r);
+	mk_config_init(&cfg);
+	cfg.backend = "tpu";
+	ck_assert_int_eq(mk_runtime_create(&cfg, &r, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	mk_config_init(&cfg);
+	cfg.observables = MK_MAX_ENCODED_OBSERVABLE_SLOTS + 1;
+	ck_assert_int_eq(mk_runtime_create(&cfg, &r, &err), -EINVAL);
+	t_assert_fix(err.msg);
+}
+END_TEST
+
+/* Without a GPU, backend=cuda fails with -ENODEV + Fix:, auto says cpu. */
+START_TEST(test_runtime_auto_falls_back_to_cpu)
+{
+	struct mk_config cfg;
+	struct mk_runtime *r = NULL;
+	struct mk_status st;
+	struct mk_err err;
+	int rc;
+
+	mk_config_init(&cfg);
+	cfg.backend = "cuda";
+	rc = mk_runtime_create(&cfg, &r, &err);
+	if (rc == 0) { /* a GPU machine: cuda works, nothing to check here */
+		mk_runtime_destroy(r);
+		return;
+	}
+	ck_assert_int_eq(rc, -ENODEV);
+	t_assert_fix(err.msg);
+	cfg.backend = "auto";
+	ck_assert_int_eq(mk_runtime_create(&cfg, &r, &err), 0);
+	mk_runtime_status(r, &st);
+	ck_assert_str_eq(st.backend, "cpu");
+	ck_assert_ptr_nonnull(strstr(st.note, "auto chose cpu"));
+	mk_runtime_destroy(r);
+}
+END_TEST
+
+static void assert_slot_untouched(uint32_t slot)
+{
+	struct mk_slot s;
+
+	mk_runtime_read_slot(rt, slot, &s);
+	ck_assert_uint_eq(s.status, MK_SLOT_EMPTY);
+	ck_assert_uint_eq(s.opcode, 0);
+	ck_assert_uint_eq(s.args[0], 0);
+}
+
+START_TEST(test_runtime_publish_errors_in_order)
+{
+	uint32_t args[13] = { 0 };
+	struct mk_err err;
+
+	ck_assert_int_eq(mk_runtime_publish(rt, 64, 0, 0xFFF0, args, 13, &err),
+			 -ERANGE);
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_publish(rt, 3, 0, 0xFFF0, args, 13, &err),
+			 -E2BIG);
+	t_assert_fix(err.msg);
+	assert_slot_untouched(3);
+	ck_assert_int_eq(mk_runtime_publish(rt, 3, 0, 0xFFF0, args, 12, &err),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "reserved"));
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_publish(rt, 3, 0, MK_OP_LOAD_MISS, args, 0,
+					    &err),
+			 -EINVAL);
+	assert_slot_untouched(3);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 0);
+}
+END_TEST
+
+START_TEST(test_runtime_busy_slot_left_unchanged)
+{
+	uint32_t a1[2] = { 11, OBS(0) }, a2[2] = { 22, OBS(0) };
+	struct mk_slot s;
+	struct mk_err err;
+
+	ck_assert_int_eq(mk_runtime_stop(rt), 0);
+	ck_assert_int_eq(mk_runtime_publish(rt, 7, 0, MK_OP_STORE_U32, a1, 2, &err), 0);
+	ck_assert_int_eq(mk_runtime_publish(rt, 7, 0, MK_OP_STORE_U32, a2, 2, &err),
+			 -EBUSY);
+	t_assert_fix(err.msg);
+	ck_assert_ptr_nonnull(strstr(err.msg, "only EMPTY and DONE"));
+	mk_runtime_read_slot(rt, 7, &s);
+	ck_assert_uint_eq(s.status, MK_SLOT_PUBLISHED);
+	ck_assert_uint_eq(s.args[0], 11);
+	ck_assert_int_eq(mk_runtime_start(rt, NULL), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 7, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(0)), 11);
+	/* DONE is recyclable, and stale args are zeroed. */
+	ck_assert_int_eq(mk_runtime_publish(rt, 7, 0, MK_OP_NOP, NULL, 0, &err), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 7, T_WAIT_NS), 0);
+	mk_runtime_read_slot(rt, 7, &s);
+	ck_assert_uint_eq(s.args[0], 0);
+	ck_assert_uint_eq(s.args[1], 0);
+	ck_assert_uint_eq(s.priority, MK_PRIORITY_NORMAL);
+}
+END_TEST
+
+START_TEST(test_runtime_every_builtin_opcode)
+{
+	uint32_t a[3];
+	uint32_t dbg[1 + 4 * 64];
+
+	a[0] = 0xFFFFFFFF; a[1] = OBS(1);
+	t_run(rt, 0, MK_OP_STORE_U32, a, 2);
+	a[0] = 2; a[1] = OBS(1);
+	t_run(rt, 1, MK_OP_ATOMIC_ADD, a, 2); /* wraps to 1 */
+	ck_assert_uint_eq(t_ctl(rt, OBS(1)), 1);
+	a[0] = OBS(1); a[1] = 5;
+	t_run(rt, 2, MK_OP_LOAD_U32, a, 2);
+	ck_assert_uint_eq(t_ctl(rt, OBS(5)), 1);
+	a[0] = 7; a[1] = 0; a[2] = 9; /* CAS word 7 (mask of tenant 4: 0) */
+	t_run(rt, 3, MK_OP_COMPARE_SWAP, a, 3);
+	ck_assert_uint_eq(t_ctl(rt, 7), 9);
+	ck_assert_uint_eq(t_ctl(rt, OBS(7)), 0);
+	a[0] = OBS(0); a[1] = OBS(10); a[2] = 6;
+	t_run(rt, 4, MK_OP_MEMCPY, a, 3);
+	ck_assert_uint_eq(t_ctl(rt, OBS(11)), 1);
+	ck_assert_uint_eq(t_ctl(rt, OBS(15)), 1);
+	a[0] = 3; a[1] = 0xBEEF;
+	t_run(rt, 5, MK_OP_BATCH_FENCE, a, 2);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_EPOCH), 1);
+	ck_assert_uint_eq(t_ctl(rt, OBS(0)), 0xBEEF);
+	a[0] = 42; a[1] = 7; a[2] = 8;
+	t_run(rt, 6, MK_OP_PRINTF, a, 3);
+	ck_assert_int_eq(mk_runtime_read_debug(rt, dbg, 1 + 4 * 64), 0);
+	ck_assert_uint_eq(dbg[0], 4);
+	ck_assert_uint_eq(dbg[1], 42);
+	ck_assert_uint_eq(dbg[2], 7);
+	ck_assert_uint_eq(dbg[3], 8);
+	ck_assert_uint_eq(dbg[4], 6 * 16);
+	t_run(rt, 8, MK_OP_DFA_STEP, a, 3);
+	t_run(rt, 9, 0xABCD, a, 3);
+	t_run(rt, 10, MK_OP_NOP, NULL, 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE + 0), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE + 6), 1);
+	for (a[0] = 1; a[0] <= 5; a[0]++)
+		ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE + a[0]), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE + 7), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 10);
+}
+END_TEST
+
+START_TEST(test_runtime_shutdown_opcode_and_restart)
+{
+	uint32_t a[2] = { 1, OBS(2) };
+
+	t_run(rt, 0, MK_OP_SHUTDOWN, NULL, 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_SHUTDOWN), 1);
+	while (mk_runtime_running(rt))
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+	ck_assert_int_eq(mk_runtime_publish(rt, 1, 0, MK_OP_ATOMIC_ADD, a, 2, NULL), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 1, T_WAIT_NS), -ESHUTDOWN);
+	ck_assert_int_eq(mk_runtime_slot_done(rt, 1), 0);
+	ck_assert_int_eq(mk_runtime_start(rt, NULL), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_SHUTDOWN), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 1, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(2)), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 2);
+}
+END_TEST
+
+/* Mask 0: the slot stays PUBLISHED; enabling the tenant runs it. */
+START_TEST(test_runtime_tenant_mask_parks_then_runs)
+{
+	uint32_t a[2] = { 1, OBS(3) };
+	struct mk_slot s;
+
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_MASK_DEFAULT + 2, 0,
+					      NULL), 0);
+	ck_assert_int_eq(mk_runtime_publish(rt, 4, 2, MK_OP_ATOMIC_ADD, a, 2, NULL), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 4, 50000000), -ETIMEDOUT);
+	mk_runtime_read_slot(rt, 4, &s);
+	ck_assert_uint_eq(s.status, MK_SLOT_PUBLISHED);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 0);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_MASK_DEFAULT + 2, 5,
+					      NULL), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 4, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(3)), 1);
+}
+END_TEST
+
+/* A mask enabled by an opcode (not a host write) also releases the slot. */
+START_TEST(test_runtime_tenant_mask_enabled_by_opcode)
+{
+	uint32_t a[2] = { 1, MK_CTL_TENANT_MASK_DEFAULT + 3 };
+	uint32_t b[2] = { 1, OBS(4) };
+
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_MASK_DEFAULT + 3, 0,
+					      NULL), 0);
+	ck_assert_int_eq(mk_runtime_publish(rt, 9, 3, MK_OP_ATOMIC_ADD, b, 2, NULL), 0);
+	t_run(rt, 10, MK_OP_STORE_U32, a, 2);
+	ck_assert_int_eq(mk_runtime_wait(rt, 9, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(4)), 1);
+}
+END_TEST
+
+START_TEST(test_runtime_batch_publish_all_or_nothing)
+{
+	struct mk_item items[3] = {
+		{ MK_OP_ATOMIC_ADD, 2, { 1, OBS(7) } },
+		{ MK_OP_ATOMIC_ADD, 2, { 2, OBS(7) } },
+		{ MK_OP_NOP, 0, { 0 } },
+	};
+	struct mk_slot s;
+	struct mk_err err;
+	int reserved, i;
+
+	ck_assert_int_eq(mk_runtime_batch_publish(rt, 10, 0, items, 3, 77, &err), 4);
+	for (i = 10; i < 14; i++)
+		ck_assert_int_eq(mk_runtime_wait(rt, i, T_WAIT_NS), 0);
+	mk_runtime_read_slot(rt, 13, &s);
+	ck_assert_uint_eq(s.opcode, MK_OP_BATCH_FENCE);
+	ck_assert_uint_eq(s.args[0], 3);
+	ck_assert_uint_eq(s.args[1], 77);
+	ck_assert_uint_eq(t_ctl(rt, OBS(7)), 3);
+	/* Fence target reserved: nothing of the batch is written. */
+	do {
+		reserved = mk_runtime_reserve(rt, NULL);
+		ck_assert_int_ge(reserved, 0);
+		if (reserved != 23)
+			mk_runtime_release(rt, reserved);
+	} while (reserved != 23);
+	ck_assert_int_eq(mk_runtime_batch_publish(rt, 20, 0, items, 3, 1, &err),
+			 -EBUSY);
+	t_assert_fix(err.msg);
+	for (i = 20; i < 23; i++)
+		assert_slot_untouched(i);
+	mk_runtime_release(rt, 23);
+	ck_assert_int_eq(mk_runtime_batch_publish(rt, 62, 0, items, 3, 1, &err),
+			 -ERANGE);
+	t_assert_fix(err.msg);
+}
+END_TEST
+
+START_TEST(test_runtime_images_validate_every_target)
+{
+	struct mk_slot img[3];
+	struct mk_err err;
+
+	memset(img, 0, sizeof(img));
+	img[0].opcode = MK_OP_NOP;
+	img[1].opcode = MK_OP_NOP;
+	img[2].opcode = MK_OP_NOP;
+	img[1].status = 2;
+	ck_assert_int_eq(mk_runtime_publish_images(rt, 30, img, 3, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	img[1].status = 1;
+	img[2].opcode = 0x80000000u;
+	ck_assert_int_eq(mk_runtime_publish_images(rt, 30, img, 3, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	assert_slot_untouched(30);
+	assert_slot_untouched(31);
+	ck_assert_int_eq(mk_runtime_publish_images(rt, 63, img, 2, &err), -ERANGE);
+	img[2].opcode = MK_OP_NOP;
+	ck_assert_int_eq(mk_runtime_publish_images(rt, 30, img, 3, &err), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 32, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 3);
+}
+END_TEST
+
+START_TEST(test_runtime_reserve_until_exhausted)
+{
+	int got[64], i, rc;
+	struct mk_slot img;
+	struct mk_err err;
+
+	for (i = 0; i < 64; i++) {
+		got[i] = mk_runtime_reserve(rt, &err);
+		ck_assert_int_ge(got[i], 0);
+	}
+	rc = mk_runtime_reserve(rt, &err);
+	ck_assert_int_eq(rc, -EAGAIN);
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_publish(rt, got[0], 0, MK_OP_NOP, NULL, 0, &err),
+			 -EBUSY);
+	memset(&img, 0, sizeof(img));
+	img.opcode = MK_OP_NOP;
+	ck_assert_int_eq(mk_runtime_publish_reserved(rt, got[0], &img, &err), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, got[0], T_WAIT_NS), 0);
+	for (i = 0; i < 64; i++)
+		mk_runtime_release(rt, got[i]);
+	ck_assert_int_ge(mk_runtime_reserve(rt, &err), 0);
+}
+END_TEST
+
+START_TEST(test_runtime_control_word_ownership)
+{
+	struct mk_err err;
+	uint32_t w = mk_runtime_ctl_words(rt);
+
+	ck_assert_uint_eq(w, 160 + 256);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_DONE_COUNT, 5, &err), -EPERM);
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_METRICS_BASE + 2, 5, &err),
+			 -EPERM);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_EPOCH, 5, &err), -EPERM);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_SHUTDOWN, 1, &err), -EPERM);
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, w, 1, &err), -ERANGE);
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, OBS(255), 99, &err), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(255)), 99);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 0);
+	/* Defaults: tenant pointer 3, 4 tenants enabled, offsets for 64 slots. */
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_BASE), 3);
+	ck_assert_uint_eq(t_ctl(rt, 6), 0xFFFFFFFFu);
+	ck_assert_uint_eq(t_ctl(rt, 7), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_QUOTA_BASE), 1000000);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_OFFSETS_BASE + 5), 64);
+}
+END_TEST
+
+START_TEST(test_runtime_packed_strict_and_status)
+{
+	struct mk_packed_op ops[5];
+	struct mk_status st;
+	struct mk_err err;
+	int i;
+
+	memset(ops, 0, sizeof(ops));
+	for (i = 0; i < 5; i++)
+		ops[i].opcode = MK_OP_NOP;
+	ck_assert_int_eq(mk_runtime_publish_packed(rt, 0, 0, ops, 5, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	assert_slot_untouched(0);
+	ck_assert_int_eq(mk_runtime_publish_packed(rt, 0, 0, ops, 4, &err), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 0, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE), 4);
+	mk_runtime_status(rt, &st);
+	ck_assert_str_eq(st.backend, "cpu");
+	ck_assert_int_eq(st.running, 1);
+	ck_assert_uint_eq(st.published, 1);
+	ck_assert_uint_eq(st.done, 1);
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(st.slots, 64);
+}
+END_TEST
+
+static Suite *runtime_suite(void)
+{
+	Suite *s = suite_create("runtime");
+	TCase *tc = tcase_create("api");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_runtime_config_errors);
+	tcase_add_test(tc, test_runtime_auto_falls_back_to_cpu);
+	tcase_add_test(tc, test_runtime_publish_errors_in_order);
+	tcase_add_test(tc, test_runtime_busy_slot_left_unchanged);
+	tcase_add_test(tc, test_runtime_every_builtin_opcode);
+	tcase_add_test(tc, test_runtime_shutdown_opcode_and_restart);
+	tcase_add_test(tc, test_runtime_tenant_mask_parks_then_runs);
+	tcase_add_test(tc, test_runtime_tenant_mask_enabled_by_opcode);
+	tcase_add_test(tc, test_runtime_batch_publish_all_or_nothing);
+	tcase_add_test(tc, test_runtime_images_validate_every_target);
+	tcase_add_test(tc, test_runtime_reserve_until_exhausted);
+	tcase_add_test(tc, test_runtime_control_word_ownership);
+	tcase_add_test(tc, test_runtime_packed_strict_and_status);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+MK_CHECK_MAIN(runtime_suite)
