@@ -48,7 +48,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS_release := -O2 -g
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
-CFLAGS_tsan := -O1 -g -fsanitize=thread
+CFLAGS_tsan := -O1 -g -fsanitize=thread -Wno-tsan
 CFLAGS_fault := -O1 -g -DMK_TESTING
 LDFLAGS_asan := -fsanitize=address,undefined
 LDFLAGS_tsan := -fsanitize=thread

@@ -204,9 +204,13 @@ static int try_one(struct mk_backend *b)
 	return 1;
 }
 
-static void idle_wait(struct mk_backend *b, uint32_t *park_seen)
+/*
+ * Sleep until the bell moves past @seen, which the caller read BEFORE it
+ * found the queues empty: a kick between that check and our sleep changes
+ * the bell, so the futex wait returns at once (no lost doorbell).
+ */
+static void idle_wait(struct mk_backend *b, uint32_t seen, uint32_t *park_seen)
 {
-	uint32_t seen = __atomic_load_n(&b->bell, __ATOMIC_SEQ_CST);
 	uint32_t gen = __atomic_load_n(&b->park_gen, __ATOMIC_ACQUIRE);
 	int64_t timeout = -1;
 	int i;
@@ -239,8 +243,10 @@ static void *worker_main(void *arg)
 
 	/* PROTOCOL.md 4.3 step 1: the shutdown word ends the resident loop. */
 	while (!MK_ALOAD(&b->x.ctl[MK_CTL_SHUTDOWN])) {
+		uint32_t seen = __atomic_load_n(&b->bell, __ATOMIC_SEQ_CST);
+
 		if (!try_one(b))
-			idle_wait(b, &park_seen);
+			idle_wait(b, seen, &park_seen);
 	}
 	/* Whoever leaves first wakes the others so they see the flag too. */
 	ring_bell(b, 1);

@@ -219,7 +219,7 @@ static int too_many_args(struct parser *p, const char *where)
 static int parse_plain(struct parser *p)
 {
 	struct tok t;
-	char what[24];
+	char what[32];
 	int rc = 0;
 
 	while (next_tok(p, &t)) {
@@ -341,8 +341,12 @@ static int parse_packed(struct parser *p)
 				  "drop the trailing ';' or add an inner op after it");
 	rc = mk_proto_encode_packed(a.ops, a.n, MK_PACK_STRICT, p->cmd.args,
 				    &nwords, p->err);
-	if (rc)
-		return -EINVAL; /* the encoder's message (with Fix:) stands */
+	if (rc) {
+		/* Malformed packed is EINVAL; the encoder's message stands. */
+		if (p->err)
+			p->err->code = -EINVAL;
+		return -EINVAL;
+	}
 	p->cmd.opcode = MK_OP_PACKED_SLOT;
 	p->cmd.nargs = (uint32_t)nwords;
 	p->cmd.packed_ops = (uint32_t)a.n;
@@ -430,7 +434,7 @@ int mk_cmd_parse_numbers(const char *buf, size_t len, uint32_t *out,
 	struct parser p;
 	struct tok t;
 	size_t n = 0;
-	char what[24];
+	char what[32];
 	int rc;
 
 	rc = check_text(buf, &len, err);

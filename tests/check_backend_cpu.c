@@ -182,7 +182,7 @@ START_TEST(test_backend_cpu_stop_restart_loses_nothing)
 {
 	struct mk_runtime *rt = t_rt_start("cpu", 256, MK_SCHED_SHARDED, 0);
 	uint32_t args[2] = { 1, MK_CTL_OBSERVABLE_BASE };
-	uint32_t round, s, total = 0;
+	uint32_t round, s, t, total = 0;
 
 	for (round = 0; round < 20; round++) {
 		for (s = 0; s < 256; s++) {
@@ -191,8 +191,12 @@ START_TEST(test_backend_cpu_stop_restart_loses_nothing)
 			if (mk_runtime_publish(rt, s, 0, MK_OP_ATOMIC_ADD, args, 2,
 					       NULL) == 0)
 				total++;
-			if (s == 128)
+			if (s == 128) {
+				/* Slots published after the stop must be free now. */
+				for (t = 129; round > 0 && t < 256; t++)
+					ck_assert_int_eq(mk_runtime_wait(rt, t, T_WAIT_NS), 0);
 				ck_assert_int_eq(mk_runtime_stop(rt), 0);
+			}
 		}
 		ck_assert_int_eq(mk_runtime_running(rt), 0);
 		ck_assert_int_eq(mk_runtime_start(rt, NULL), 0);
