@@ -692,8 +692,6 @@ START_TEST(test_interp_priority_permanent_starvation_and_fix)
 	prio_rig(&r, 10);
 	r.ctl[135] = 16;
 	pub(&r, 0, 0, MK_OP_NOP, 0, 0, 0);
-	pub(&r, 9, 0, MK_OP_SHUTDOWN, 0, 0, 0); /* IDLE: served at once */
-	r.ring[9 * 16] = MK_SLOT_DONE;		/* ...so keep it off */
 	ck_assert_int_eq(mk_model_run(&r.x, 10, MK_MODEL_PRIORITY, 0, 40, 0),
 			 -ETIMEDOUT);
 	ck_assert_uint_eq(st(&r, 0), MK_SLOT_PUBLISHED); /* never served */
@@ -704,12 +702,16 @@ START_TEST(test_interp_priority_permanent_starvation_and_fix)
 	ck_assert_uint_eq(st(&r, 0), MK_SLOT_DONE);
 	ck_assert_uint_eq(r.ctl[135], 17);
 	ck_assert_uint_eq(r.ctl[136], 1);
-	/* with the fix, lower work still goes first */
+	/* with the fix, lower work still goes first: lane 1 takes IDLE 9 */
 	pub(&r, 1, 0, MK_OP_NOP, 0, 0, 0);
 	pub(&r, 9, 0, MK_OP_NOP, 0, 0, 0);
 	ck_assert_int_eq(prio_once(&r, 1), 1);
 	ck_assert_uint_eq(st(&r, 9), MK_SLOT_DONE);
-	ck_assert_uint_eq(st(&r, 1), MK_SLOT_DONE); /* lane 1: rescan found it */
+	ck_assert_uint_eq(st(&r, 1), MK_SLOT_PUBLISHED);
+	ck_assert_uint_eq(r.ctl[135], 0);
+	ck_assert_int_eq(prio_once(&r, 1), 1);
+	ck_assert_uint_eq(st(&r, 1), MK_SLOT_DONE);
+	ck_assert_uint_eq(r.ctl[135], 1);
 	rig_fini(&r);
 }
 END_TEST
@@ -740,10 +742,11 @@ START_TEST(test_interp_priority_shutdown_and_persistent)
 {
 	struct rig r;
 
-	prio_rig(&r, 5);
+	prio_rig(&r, 5); /* partitions of one slot: only lane 0 probes */
 	pub(&r, 0, 0, MK_OP_NOP, 0, 0, 0);
 	pub(&r, 4, 0, MK_OP_SHUTDOWN, 0, 0, 0);
-	ck_assert_int_eq(mk_model_run(&r.x, 5, MK_MODEL_PRIORITY, 0, 100, 0), 2);
+	/* pass 1: slot 0; pass 2: slot 4 shuts down; pass 3: lane 0 exits */
+	ck_assert_int_eq(mk_model_run(&r.x, 5, MK_MODEL_PRIORITY, 0, 100, 0), 3);
 	ck_assert_uint_eq(st(&r, 0), MK_SLOT_DONE);
 	ck_assert_uint_eq(st(&r, 4), MK_SLOT_DONE);
 	ck_assert_uint_eq(r.ctl[MK_CTL_SHUTDOWN], 1);
@@ -756,7 +759,7 @@ END_TEST
 
 START_TEST(test_interp_out_of_range_never_crashes)
 {
-	uint32_t ctl[4] = { 0, 0, 3, 1 }, ring[16 * 3] = { 0 };
+	uint32_t ctl[4] = { 0, 0, 3, 1 }, ring[16 * 3] = { 0 }, before[4];
 	struct mk_exec x;
 	uint32_t i;
 
@@ -771,10 +774,13 @@ START_TEST(test_interp_out_of_range_never_crashes)
 		ring[16 * i + 5] = 0xFFFFFFFFu;
 		ring[16 * i + 6] = 0xFFFFFFFFu;
 	}
-	ring[1] = MK_OP_MEMCPY;
+	ring[1] = MK_OP_LOAD_U32;   /* result at 160 + 2^32 - 1 = 159: OOB */
 	ring[16 + 1] = MK_OP_PRINTF; /* no debug log bound */
 	ring[32] = MK_SLOT_PUBLISHED;
+	memcpy(before, ctl, sizeof(ctl));
 	ck_assert_int_eq(mk_model_run(&x, 8, MK_MODEL_SHARDED, 1, 0, 0), 1);
+	ck_assert_uint_eq(ctl[2], before[2]);
+	ck_assert_uint_eq(ctl[3], before[3]);
 	ck_assert_uint_eq(ring[0], MK_SLOT_DONE);
 	ck_assert_uint_eq(ring[16], MK_SLOT_DONE);
 	ck_assert_uint_eq(ring[32], MK_SLOT_PUBLISHED);

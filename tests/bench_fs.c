@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/bench_fs.c - file-level benchmarks of a mounted megafs, each beside
+ * a null FUSE server (tests/tool_nullfs.c) mounted and measured in the same
+ * run, ratio printed:
+ *   1. round trip on `call`: 64-byte binary write, read returns after DONE;
+ *   2. round trip on a slot file: 64-byte write to ring/0, read until DONE;
+ *      peer for both: a 64-byte pwrite + 64-byte pread on the null file;
+ *   3. batched publish through ring/raw with 4 KiB, 64 KiB and 1 MiB
+ *      pwrites, to completion (control/done_count), in slots/s;
+ *      peer: pwrites of the same size to the null file.
+ * Needs /dev/fuse and MEGAFS_BIN / MK_BUILD (scripts/bench.sh sets them).
+ * Usage: bench_fs [backend] [iterations]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/abi.h"
+#include "runtime/wake.h"
+
+#define RAW_SLOTS 16384u
+
+struct mount {
+	char dir[64];
+	pid_t pid;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double p50_us(int64_t *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	return (double)v[n / 2] / 1000.0;
+}
+
+static int start_mount(struct mount *m, const char *bin, const char *opts,
+		       const char *probe)
+{
+	char path[128];
+	int i;
+
+	snprintf(m->dir, sizeof(m->dir), "/tmp/mk-bench.XXXXXX");
+	if (!mkdtemp(m->dir))
+		return -errno;
+	m->pid = fork();
+	if (m->pid == 0) {
+		if (opts)
+			execl(bin, bin, "-f", "-o", opts, m->dir, (char *)NULL);
+		else
+			execl(bin, bin, "-f", m->dir, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(path, sizeof(path), "%s/%s", m->dir, probe);
+	for (i = 0; i < 200; i++) { /* readiness: the probe file appears */
+		if (access(path, F_OK) == 0)
+			return 0;
+		usleep(25000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void stop_mount(struct mount *m)
+{
+	if (m->pid > 0) {
+		umount2(m->dir, MNT_DETACH);
+		kill(m->pid, SIGTERM);
+		waitpid(m->pid, NULL, 0);
+	}
+	rmdir(m->dir);
+}
+
+static int openat_mount(struct mount *m, const char *name, int flags)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
+	return open(path, flags);
+}
+
+static double null_roundtrip(struct mount *m, int n)
+{
+	int64_t *lat = calloc((size_t)n, sizeof(*lat));
+	char buf[64] = { 0 };
+	int fd = openat_mount(m, "null", O_RDWR), i;
+	double r;
+
+	for (i = 0; i < n; i++) {
+		int64_t t0 = mk_now_ns();
+
+		if (pwrite(fd, buf, 64, 0) != 64 || pread(fd, buf, 64, 0) != 64)
+			break;
+		lat[i] = mk_now_ns() - t0;
+	}
+	close(fd);
+	r = p50_us(lat, i);
+	free(lat);
+	return r;
+}
+
+static double call_roundtrip(struct mount *m, int n)
+{
+	int64_t *lat = calloc((size_t)n, sizeof(*lat));
+	struct mk_slot img;
+	char out[512];
+	int fd = openat_mount(m, "call", O_RDWR), i;
+	double r;
+
+	memset(&img, 0, sizeof(img));
+	img.opcode = MK_OP_NOP;
+	for (i = 0; i < n; i++) {
+		int64_t t0 = mk_now_ns();
+
+		if (write(fd, &img, 64) != 64 || read(fd, out, sizeof(out)) <= 0)
+			break;
+		lat[i] = mk_now_ns() - t0;
+	}
+	close(fd);
+	r = i ? p50_us(lat, i) : -1;
+	free(lat);
+	return r;
+}
+
+static double slot_roundtrip(struct mount *m, int n)
+{
+	int64_t *lat = calloc((size_t)n, sizeof(*lat));
+	struct mk_slot img;
+	char out[512];
+	int fd = openat_mount(m, "ring/0", O_RDWR), i;
+	double r;
+
+	memset(&img, 0, sizeof(img));
+	img.opcode = MK_OP_NOP;
+	for (i = 0; i < n; i++) {
+		int64_t t0 = mk_now_ns();
+
+		if (pwrite(fd, &img, 64, 0) != 64)
+			break;
+		do { /* the slot line starts with its status word: 3 = DONE */
+			if (pread(fd, out, sizeof(out), 0) <= 0)
+				goto out;
+		} while (out[0] != '3');
+		lat[i] = mk_now_ns() - t0;
+	}
+out:
+	close(fd);
+	r = i ? p50_us(lat, i) : -1;
+	free(lat);
+	return r;
+}
+
+static uint64_t read_done(struct mount *m)
+{
+	char buf[64] = { 0 };
+	int fd = openat_mount(m, "control/done_count", O_RDONLY);
+
+	if (fd < 0 || pread(fd, buf, sizeof(buf) - 1, 0) <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	close(fd);
+	return strtoull(buf, NULL, 10);
+}
+
+/* slots/s through ring/raw with @bytes per pwrite, to completion. */
+static double raw_rate(struct mount *m, size_t bytes, uint64_t total_slots)
+{
+	size_t per = bytes / 64;
+	struct mk_slot *img = calloc(per, sizeof(*img));
+	int fd = openat_mount(m, "ring/raw", O_RDWR);
+	uint64_t base = read_done(m), sent = 0;
+	uint64_t off = 0;
+	int64_t t0;
+
+	t0 = mk_now_ns();
+	while (sent < total_slots) {
+		if (pwrite(fd, img, bytes, (off_t)off) != (ssize_t)bytes) {
+			/* EBUSY: the previous lap is still running; bounded. */
+			if (errno == EBUSY && mk_now_ns() - t0 < 60000000000LL)
+				continue;
+			break;
+		}
+		sent += per;
+		off = (off + bytes) % ((uint64_t)RAW_SLOTS * 64);
+	}
+	while (read_done(m) - base < sent && mk_now_ns() - t0 < 60000000000LL)
+		;
+	t0 = mk_now_ns() - t0;
+	close(fd);
+	free(img);
+	return (double)sent / ((double)t0 / 1e9);
+}
+
+static double null_write_rate(struct mount *m, size_t bytes, uint64_t total_slots)
+{
+	char *buf = calloc(1, bytes);
+	int fd = openat_mount(m, "null", O_RDWR);
+	uint64_t sent = 0;
+	int64_t t0 = mk_now_ns();
+
+	while (sent < total_slots && pwrite(fd, buf, bytes, 0) == (ssize_t)bytes)
+		sent += bytes / 64;
+	t0 = mk_now_ns() - t0;
+	close(fd);
+	free(buf);
+	return (double)sent / ((double)t0 / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+	const char *backend = argc > 1 ? argv[1] : "cpu";
+	int n = argc > 2 ? atoi(argv[2]) : 5000;
+	const char *build = getenv("MK_BUILD");
+	char megafs[256], nullfs[256], opts[128];
+	struct mount mk = { .pid = -1 }, nl = { .pid = -1 };
+	size_t sizes[3] = { 4096, 65536, 1048576 };
+	double a, b, c;
+	int i;
+
+	if (access("/dev/fuse", R_OK | W_OK) != 0) {
+		printf("skipped: /dev/fuse is not usable\n");
+		return 0;
+	}
+	snprintf(megafs, sizeof(megafs), "%s/megafs", build ? build : "build/release");
+	snprintf(nullfs, sizeof(nullfs), "%s/tests/tool_nullfs",
+		 build ? build : "build/release");
+	snprintf(opts, sizeof(opts), "backend=%s,slots=%u", backend, RAW_SLOTS);
+	if (start_mount(&mk, megafs, opts, "README") ||
+	    start_mount(&nl, nullfs, NULL, "null")) {
+		printf("bench_fs: cannot mount megafs or nullfs\n");
+		stop_mount(&mk);
+		stop_mount(&nl);
+		return 1;
+	}
+	printf("bench_fs: backend=%s n=%d (p50 of per-op wall time)\n", backend, n);
+	a = null_roundtrip(&nl, n);
+	b = call_roundtrip(&mk, n);
+	c = slot_roundtrip(&mk, n);
+	printf("%-40s %8.2f us\n", "peer: null FUSE 64B pwrite+pread", a);
+	printf("%-40s %8.2f us  ratio %.2fx of null\n", "call: 64B write + read (DONE)", b, b / a);
+	printf("%-40s %8.2f us  ratio %.2fx of null\n", "ring/0: 64B write + read to DONE", c, c / a);
+	for (i = 0; i < 3; i++) {
+		uint64_t total = sizes[i] >= 65536 ? 2000000 : 400000;
+
+		a = null_write_rate(&nl, sizes[i], total);
+		b = raw_rate(&mk, sizes[i], total);
+		printf("ring/raw %7zu B writes: %8.2f M slots/s   null FUSE same writes: %8.2f M slots/s  ratio %.2f\n",
+		       sizes[i], b / 1e6, a / 1e6, b / a);
+	}
+	stop_mount(&mk);
+	stop_mount(&nl);
+	return 0;
+}
