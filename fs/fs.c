@@ -65,6 +65,7 @@ int mk_fs_init(struct mk_fs *fs, struct mk_runtime *rt, const char *sched)
 	fs->scheduler = sched;
 	fs->uid = (uint32_t)getuid();
 	fs->gid = (uint32_t)getgid();
+	clock_gettime(CLOCK_REALTIME, &fs->mounted);
 	mk_fs_tree_init(&fs->tree, mk_runtime_slots(rt),
 			mk_runtime_ctl_words(rt) - MK_CONTROL_MIN_WORDS);
 	/* Every slot can be orphaned at most once: no growth later. */

@@ -70,6 +70,7 @@ struct mk_fs {
 	struct mk_fs_tree tree;
 	struct fuse_session *se;
 	uint32_t uid, gid;       /* owner of every node */
+	struct timespec mounted; /* times of every node */
 	const char *scheduler;   /* "sharded" or "priority" */
 	/* the `errors` ring, guarded by err_lock (taken after watch_lock) */
 	pthread_mutex_t err_lock;
@@ -149,8 +150,6 @@ void mk_fs_call_write(struct mk_fs *fs, fuse_req_t req,
 /* Reaper side, watch_lock held: answer blocked reads that can proceed. */
 void mk_fs_call_service_locked(struct mk_fs *fs, struct mk_fs_handle *h);
 unsigned mk_fs_call_revents_locked(struct mk_fs *fs, struct mk_fs_handle *h);
-/* Release orphaned slots that are DONE; watch_lock held. */
-void mk_fs_orphans_service_locked(struct mk_fs *fs);
 
 /* ---- fs/reaper.c: completions, poll, orphans ------------------------------- */
 int mk_fs_reaper_start(struct mk_fs *fs);

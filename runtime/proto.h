@@ -44,7 +44,13 @@ int mk_proto_control_byte_len(uint32_t observables, size_t *out);
 int mk_proto_ring_byte_len(uint32_t slots, size_t *out);
 int mk_proto_debug_log_byte_len(uint32_t records, size_t *out);
 
-/* ---- encoders (2.2, 8.3). _into leaves @buf untouched on error ---------- */
+/*
+ * ---- encoders (2.2, 8.3). _into leaves @buf untouched on error ----------
+ * Caps (> 1,048,576) and a too-small _into destination: -EOVERFLOW (the
+ * reference's QueueFull). Allocating forms: -ENOMEM when malloc fails (the
+ * reference folds that into QueueFull too). A 0-slot ring is a valid
+ * 1-byte allocation with *len = 0.
+ */
 int mk_proto_encode_control_into(void *buf, size_t cap, int shutdown,
 				 uint32_t tenants, uint32_t observables,
 				 size_t *len, struct mk_err *err);
@@ -61,7 +67,11 @@ int mk_proto_encode_empty_debug_log(uint32_t records, uint8_t **out,
 /* [0, b, 2b, 3b+r, 4b+r, 5b+r] with b = S/5, r = S%5. */
 void mk_proto_default_priority_offsets(uint32_t slots,
 				       uint32_t out[MK_CTL_PRIORITY_OFFSETS_SLOTS]);
-/* Store them at words 129..134; -EINVAL misaligned, -ENODATA too short. */
+/*
+ * Store them at words 129..134; -EINVAL misaligned, -ENODATA too short.
+ * Checked before the first store: unlike the reference (2.3 HAZARD), a
+ * short buffer is never left partially written.
+ */
 int mk_proto_write_default_priority_offsets(void *ctl, size_t len,
 					    uint32_t slots, struct mk_err *err);
 
@@ -99,7 +109,8 @@ struct mk_debug_record {
 /*
  * Strict decoder (9.3): misaligned -EINVAL; empty -ENODATA; cursor beyond
  * capacity or not a multiple of 4 -ENODATA ("cursor must stay within" /
- * "whole PRINTF records"). Writes up to @cap records, *n = records decoded.
+ * "whole PRINTF records"). Writes min(records, @cap) records and sets *n
+ * to that number.
  */
 int mk_proto_try_read_debug_log(const void *dbg, size_t len,
 				struct mk_debug_record *out, size_t cap,

@@ -17,15 +17,8 @@
 #include "runtime/proto.h"
 #include "tests/mk_check.h"
 
-static uint32_t rd(const void *b, size_t i)
-{
-	return mk_proto_load_word(b, i);
-}
-
-static void wr(void *b, size_t i, uint32_t v)
-{
-	mk_proto_store_word(b, i, v);
-}
+#define rd mk_proto_load_word
+#define wr mk_proto_store_word
 
 static uint8_t *ring(uint32_t slots, size_t *len)
 {
@@ -328,7 +321,7 @@ START_TEST(test_proto_reserved_and_custom_opcodes)
 }
 END_TEST
 
-START_TEST(test_proto_publishable_set_boundaries)
+START_TEST(test_proto_publishable_set_boundaries_and_names)
 {
 	static const uint32_t ok[] = { 0, 1, 7, 8, 0xFFEF, 0xFFFE, 0x10000,
 				       0x7FFFFFFFu, 0x80000001u, 0xFFFFFFFFu };
@@ -364,11 +357,7 @@ START_TEST(test_proto_publishable_set_boundaries)
 	ck_assert_int_eq(mk_proto_validate_user_opcode(0x40000000u, NULL), 0);
 	ck_assert_int_eq(mk_proto_validate_user_opcode(MK_OP_SCAN_CHUNK, NULL),
 			 0);
-}
-END_TEST
-
-START_TEST(test_proto_opcode_names_follow_opcodes_def)
-{
+	/* names and mnemonics come from opcodes.def */
 	ck_assert_str_eq(mk_proto_op_name(MK_OP_NOP), "NOP");
 	ck_assert_str_eq(mk_proto_op_name(MK_OP_STORE_U32), "STORE_U32");
 	ck_assert_str_eq(mk_proto_op_name(MK_OP_LOAD_MISS), "LOAD_MISS");
@@ -599,11 +588,11 @@ START_TEST(test_proto_packed_strict_rejections)
 	ck_assert_int_eq(mk_proto_encode_packed(ops, 5, 0, p, &n, NULL), 0);
 	t_assert_err(mk_proto_encode_packed(ops, 5, MK_PACK_STRICT, p, &n, &err),
 		     -EINVAL, &err, "at most 4");
-	/* 9 + 1 args: op1 at base 11, 11 + 3 > 12, skipped by the kernel */
+	/* 8 + 2 args: op1 at base 10, 10 + 3 > 12, skipped by the kernel */
 	ops[0].args = args;
-	ops[0].nargs = 9;
+	ops[0].nargs = 8;
 	ops[1].args = args;
-	ops[1].nargs = 1;
+	ops[1].nargs = 2;
 	ck_assert_int_eq(mk_proto_encode_packed(ops, 2, 0, p, &n, NULL), 0);
 	ck_assert_uint_eq(n, 12);
 	t_assert_err(mk_proto_encode_packed(ops, 2, MK_PACK_STRICT, p, &n, &err),
@@ -983,8 +972,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(pub, test_proto_publish_rejects_every_busy_status);
 	tcase_add_test(pub, test_proto_publish_recycles_done_and_zeroes_stale_args);
 	tcase_add_test(pub, test_proto_reserved_and_custom_opcodes);
-	tcase_add_test(pub, test_proto_publishable_set_boundaries);
-	tcase_add_test(pub, test_proto_opcode_names_follow_opcodes_def);
+	tcase_add_test(pub, test_proto_publishable_set_boundaries_and_names);
 	tcase_add_test(pub, test_proto_check_publish_and_fill_slot);
 	tcase_add_test(pub, test_proto_batch_publish_three_items_consumes_four);
 	tcase_add_test(pub, test_proto_batch_publish_is_all_or_nothing);

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/ops.c - the FUSE low-level request handlers and the one static const
+ * fuse_lowlevel_ops table (hello_ll.c shape). Handlers translate a
+ * request into a tree lookup plus one fs/file_*.c call and reply; every
+ * error reply goes through mk_fs_reply_err() / mk_fs_reject().
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ATTR_TIMEOUT 60.0 /* the tree never changes while mounted */
+
+static struct mk_fs *ctx(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct mk_fs_handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct mk_fs_handle *)(uintptr_t)fi->fh;
+}
+
+static off_t size_of(struct mk_fs *fs, const struct mk_fs_node *n)
+{
+	struct mk_fs_text t = { 0 };
+	off_t len;
+
+	switch (n->kind) {
+	case MK_FS_README:
+		mk_fs_readme_text(fs, &t);
+		len = (off_t)t.len;
+		mk_fs_text_fini(&t);
+		return len;
+	case MK_FS_RING_RAW:
+		return (off_t)mk_runtime_slots(fs->rt) * MK_SLOT_BYTES;
+	case MK_FS_CTL_RAW:
+		return (off_t)mk_runtime_ctl_words(fs->rt) * 4;
+	default:
+		return 0; /* generated on read (direct_io) */
+	}
+}
+
+static void fill_attr(struct mk_fs *fs, const struct mk_fs_node *n,
+		      struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->mode;
+	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = size_of(fs, n);
+	st->st_blksize = 4096;
+	st->st_atim = fs->mounted;
+	st->st_mtim = fs->mounted;
+	st->st_ctim = fs->mounted;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* ring/raw takes up to 16,384 slot images per write. */
+	conn->max_write = MK_FS_MAX_WRITE;
+	/* One request per read: generated text stays one consistent snapshot. */
+	conn->want &= ~FUSE_CAP_ASYNC_DIO;
+}
+
+static void op_destroy(void *userdata)
+{
+	struct mk_fs *fs = userdata;
+
+	/* Unmount stops the kernel; published slots stay PUBLISHED. */
+	mk_runtime_stop(fs->rt);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mk_fs *fs = ctx(req);
+	struct fuse_entry_param e;
+	struct mk_fs_node n;
+	int rc;
+
+	rc = mk_fs_tree_lookup(&fs->tree, parent, name, &n);
+	if (rc) {
+		mk_fs_reply_err(req, rc);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = n.ino;
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ATTR_TIMEOUT;
+	fill_attr(fs, &n, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	struct stat st;
+
+	(void)fi;
+	if (mk_fs_tree_get(&fs->tree, ino, &n)) {
+		mk_fs_reply_err(req, -ENOENT);
+		return;
+	}
+	fill_attr(fs, &n, &st);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* Only truncation (O_TRUNC, "echo x > file") and times: both ignored. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	struct mk_err err;
+	struct stat st;
+
+	(void)attr;
+	(void)fi;
+	if (mk_fs_tree_get(&fs->tree, ino, &n)) {
+		mk_fs_reply_err(req, -ENOENT);
+		return;
+	}
+	mk_err_clear(&err);
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		      FUSE_SET_ATTR_GID)) {
+		mk_err_set(&err, -EPERM, "megafs nodes have fixed modes and owners",
+			   "use the -o allow_other mount option to share the mount");
+		mk_fs_reject(fs, req, &n, -EPERM, &err);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !mk_fs_node_writable(&n)) {
+		mk_err_set(&err, -EACCES, "the file is read-only",
+			   "read it; only mode 0644 files take writes");
+		mk_fs_reject(fs, req, &n, -EACCES, &err);
+		return;
+	}
+	fill_attr(fs, &n, &st);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	size_t used = 0, len;
+	char name[32];
+	struct stat st;
+	uint64_t i;
+	char *buf;
+
+	(void)fi;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		mk_fs_reply_err(req, -ENOMEM);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	for (i = (uint64_t)off;; i++) {
+		if (i == 0 || i == 1) {
+			snprintf(name, sizeof(name), i ? ".." : ".");
+			n.ino = i ? mk_fs_tree_parent(&fs->tree, ino) : ino;
+			n.mode = S_IFDIR;
+		} else if (mk_fs_tree_child(&fs->tree, ino, i - 2, &n, name,
+					    sizeof(name))) {
+			break;
+		}
+		st.st_ino = n.ino;
+		st.st_mode = n.mode;
+		len = fuse_add_direntry(req, buf + used, size - used, name, &st,
+					(off_t)(i + 1));
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void free_handle(struct mk_fs *fs, struct mk_fs_handle *h)
+{
+	if (h->chan)
+		mk_fs_call_release(fs, h);
+	else
+		mk_fs_watch_release(fs, h);
+	mk_fs_text_fini(&h->snap);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_handle *h;
+	struct mk_fs_node n;
+	struct mk_err err;
+
+	mk_err_clear(&err);
+	if (mk_fs_tree_get(&fs->tree, ino, &n)) {
+		mk_fs_reply_err(req, -ENOENT);
+		return;
+	}
+	if (S_ISDIR(n.mode)) {
+		mk_fs_reply_err(req, -EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && !mk_fs_node_writable(&n)) {
+		/* Also for root, whom default_permissions lets through. */
+		mk_err_set(&err, -EACCES, "the file is read-only (mode 0444)",
+			   "open it for reading; see README for the writable files");
+		mk_fs_reject(fs, req, &n, -EACCES, &err);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h || (n.kind == MK_FS_CALL && mk_fs_call_open(fs, h))) {
+		free(h);
+		mk_fs_reply_err(req, -ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	h->node = n;
+	if (n.kind == MK_FS_README) {
+		fi->keep_cache = 1;
+	} else {
+		fi->direct_io = 1; /* reads are live, sizes read as 0 */
+		fi->nonseekable = n.kind == MK_FS_CALL;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0)
+		free_handle(fs, h); /* the opener was interrupted */
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	free_handle(ctx(req), handle_of(fi));
+	mk_fs_reply_err(req, 0);
+}
+
+static int gen_text(struct mk_fs *fs, const struct mk_fs_node *n,
+		    struct mk_fs_text *t)
+{
+	switch (n->kind) {
+	case MK_FS_README:
+		return mk_fs_readme_text(fs, t);
+	case MK_FS_RING_SLOT:
+		return mk_fs_slot_text(fs, n->index, t);
+	case MK_FS_OBSERVABLE:
+		return mk_fs_obs_text(fs, n->index, t);
+	case MK_FS_DEBUG_LOG:
+		return mk_fs_debug_text(fs, t);
+	case MK_FS_ERRORS:
+		return mk_fs_errors_text(fs, t);
+	default:
+		return mk_fs_ctl_text(fs, n, t);
+	}
+}
+
+/* Text files: rebuilt at offset 0, later offsets read the same snapshot. */
+static void read_text(struct mk_fs *fs, fuse_req_t req,
+		      struct mk_fs_handle *h, size_t size, off_t off)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (off == 0 || !h->snap.buf) {
+		h->snap.len = 0;
+		h->snap.oom = 0;
+		rc = gen_text(fs, &h->node, &h->snap);
+	}
+	if (rc)
+		mk_fs_reply_err(req, rc);
+	else if ((uint64_t)off >= h->snap.len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, h->snap.buf + off,
+			       h->snap.len - (size_t)off < size ?
+				       h->snap.len - (size_t)off : size);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct mk_fs_handle *h = handle_of(fi);
+	struct mk_fs *fs = ctx(req);
+	char *buf;
+	int rc;
+
+	(void)ino;
+	if (h->node.kind == MK_FS_CALL) {
+		mk_fs_call_read(fs, req, h, size, fi->flags);
+		return;
+	}
+	if (h->node.kind != MK_FS_RING_RAW && h->node.kind != MK_FS_CTL_RAW) {
+		read_text(fs, req, h, size, off);
+		return;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		mk_fs_reply_err(req, -ENOMEM);
+		return;
+	}
+	if (h->node.kind == MK_FS_RING_RAW)
+		rc = mk_fs_ring_raw_read(fs, (uint64_t)off, size, buf);
+	else
+		rc = mk_fs_ctl_raw_read(fs, (uint64_t)off, size, buf);
+	if (rc < 0)
+		mk_fs_reply_err(req, rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static int write_at_zero(struct mk_fs *fs, const struct mk_fs_node *n,
+			 const char *buf, size_t size, off_t off,
+			 struct mk_err *err)
+{
+	if (off != 0)
+		return mk_err_setf(err, -EINVAL,
+				   "write each command at offset 0: reopen the file (echo ... > file) or use pwrite(fd, buf, n, 0)",
+				   "write at offset %lld", (long long)off);
+	switch (n->kind) {
+	case MK_FS_RING_SLOT:
+		return mk_fs_slot_write(fs, n->index, buf, size, err);
+	case MK_FS_OBSERVABLE:
+		return mk_fs_obs_write(fs, n->index, buf, size, err);
+	default:
+		return mk_fs_ctl_write(fs, n, buf, size, err);
+	}
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct mk_fs_handle *h = handle_of(fi);
+	struct mk_fs *fs = ctx(req);
+	struct mk_err err;
+	int rc;
+
+	(void)ino;
+	mk_err_clear(&err);
+	if (h->node.kind == MK_FS_CALL) {
+		mk_fs_call_write(fs, req, h, buf, size);
+		return;
+	}
+	if (!mk_fs_node_writable(&h->node))
+		rc = mk_err_set(&err, -EBADF, "the file is read-only",
+				"write to a mode 0644 file");
+	else if (h->node.kind == MK_FS_RING_RAW)
+		rc = mk_fs_ring_raw_write(fs, buf, size, (uint64_t)off, &err);
+	else if (h->node.kind == MK_FS_CTL_RAW)
+		rc = mk_fs_ctl_raw_write(fs, buf, size, (uint64_t)off, &err);
+	else
+		rc = write_at_zero(fs, &h->node, buf, size, off, &err);
+	if (rc < 0)
+		mk_fs_reject(fs, req, &h->node, rc, &err);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	(void)ino;
+	mk_fs_poll(ctx(req), req, handle_of(fi), ph);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readdir = op_readdir,
+	.open = op_open,
+	.release = op_release,
+	.read = op_read,
+	.write = op_write,
+	.poll = op_poll,
+};
+
+const struct fuse_lowlevel_ops *mk_fs_ops(void)
+{
+	return &ops;
+}

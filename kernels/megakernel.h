@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kernels/megakernel.h - the extern "C" shim between runtime/backend_cuda.c
+ * (gcc, CUDA runtime API) and kernels/megakernel.cu (nvcc): the layout of
+ * the buffers the resident kernel shares with the host, the launch
+ * arguments, and the few host functions nvcc must compile (the launch and
+ * the peer kernels of tests/bench_gpu.c). C types only.
+ *
+ * Where things live (see docs in kernels/megakernel.cu):
+ *   mapped pinned host memory: ring, submission queue (SQ), host page;
+ *   device memory:             control, debug log, scheduler state.
+ */
+#ifndef MK_KERNELS_MEGAKERNEL_H
+#define MK_KERNELS_MEGAKERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Submission queue entry: 16 "units" of 8 bytes, each (tag << 32 | data),
+ * written by the host with one 8-byte store per unit. A unit is valid for
+ * SQ position pos when its tag is (uint32_t)(pos + 1), so the kernel can
+ * tell a complete entry from a half-written one with single-copy-atomic
+ * 8-byte loads and no ordering between the units (NCCL's LL idea).
+ * Unit 0 data = kind << 28 | slot (INLINE, RANGE) ; unit 1 data = count
+ * (RANGE); units 1..15 data = slot words 1..15 (INLINE).
+ */
+#define MK_SQ_UNITS 16u
+#define MK_SQ_ENTRY_BYTES 128u
+#define MK_SQ_KIND_INLINE 1u /* one slot, image copied into the entry */
+#define MK_SQ_KIND_RANGE 2u  /* [slot, slot + count) of the ring */
+#define MK_SQ_KIND_NUDGE 3u  /* host wrote control words: retry parked slots */
+#define MK_SQ_KIND_SHIFT 28u
+#define MK_SQ_SLOT_MASK 0x0FFFFFFFu
+
+/* Host page: written by the kernel (posted stores), read by the host. */
+struct mk_cuda_hpage {
+	uint64_t sq_head;  /* SQ entries consumed so far (mirror) */
+	uint32_t done_seq; /* changes after every batch of completions */
+	uint32_t alive;    /* launch id, stored when the front end starts */
+	uint32_t exited;   /* launch id, stored by the last warp to leave */
+	uint32_t pad[11];
+};
+
+/* Scheduler state in device memory; persists across launches. */
+struct mk_cuda_dstate {
+	uint64_t sq_head;     /* next SQ position the front end consumes */
+	uint32_t live;        /* warps still inside the kernel (atomic) */
+	uint32_t done_events; /* source of hpage->done_seq (atomic) */
+	uint32_t park_head;   /* parked bag: front end consumes from here */
+	uint32_t park_tail;   /* parked bag: atomicAdd reservations */
+	uint32_t rr;          /* round-robin cursor over block queues */
+	uint32_t pad0;
+	uint32_t pq_head[8];  /* priority partition queues (front end only) */
+	uint32_t pq_tail[8];
+	uint32_t pad1[12];
+};
+
+/* Per-block work queue header (one 128-byte line each). */
+struct mk_cuda_bqueue {
+	uint32_t head; /* consumers of this block (atomicCAS) */
+	uint32_t pad0[15];
+	uint32_t tail; /* the front end only */
+	uint32_t pad1[15];
+};
+
+/* Geometry of the device-memory scheduler area (all counts powers of 2). */
+struct mk_cuda_geom {
+	uint32_t slots;
+	uint32_t nblocks;   /* grid size */
+	uint32_t bq_cap;    /* cells per block queue */
+	uint32_t park_cap;  /* parked bag cells */
+	uint32_t pq_cap;    /* cells per priority partition queue */
+	uint32_t sq_cap;    /* SQ entries (mapped host memory) */
+	/* byte offsets inside the device scheduler area, and its size */
+	size_t off_bq, off_bq_cells, off_park, off_pq, bytes;
+};
+
+/* Launch arguments, passed by value. Pointers are device addresses. */
+struct mk_cuda_kargs {
+	uint32_t *ctl;
+	uint32_t *ring; /* mapped host memory */
+	uint32_t *dbg;
+	const uint64_t *sq; /* mapped host memory, sq_cap * 16 units */
+	struct mk_cuda_hpage *hpage;
+	struct mk_cuda_dstate *ds;
+	struct mk_cuda_bqueue *bq;
+	uint64_t *bq_cells;  /* nblocks * bq_cap: first | count << 32 */
+	uint64_t *park;      /* park_cap: slot | tenant << 32, ~0 = empty */
+	uint32_t *pq;        /* 6 * pq_cap slot indices */
+	uint32_t ctl_words, ring_words, dbg_words, slots;
+	uint32_t sq_cap, bq_cap, park_cap, pq_cap;
+	uint32_t nblocks;
+	uint32_t priority;       /* 1: priority scheduler variant */
+	uint32_t starvation_fix; /* 1: opt-in fix of PROTOCOL.md 6.4 */
+	uint32_t launch_id;
+};
+
+#define MK_CUDA_THREADS 256u /* threads per block */
+#define MK_CUDA_CHUNK 32u    /* slots per block-queue item (one warp) */
+#define MK_CUDA_PQ_COUNT 6u  /* 5 partitions + "outside every partition" */
+
+/* Round @v up to a power of two, at least @min (both <= 2^31). */
+static inline uint32_t mk_cuda_pow2(uint32_t v, uint32_t min)
+{
+	uint32_t p = min;
+
+	while (p < v && p < 0x80000000u)
+		p <<= 1;
+	return p;
+}
+
+/* Fill the capacities and offsets of @g from slots and nblocks. */
+static inline void mk_cuda_geom_init(struct mk_cuda_geom *g, uint32_t slots,
+				     uint32_t nblocks)
+{
+	uint32_t chunks = (slots + MK_CUDA_CHUNK - 1u) / MK_CUDA_CHUNK;
+
+	g->slots = slots;
+	g->nblocks = nblocks;
+	/* Every pending slot sits in at most one place: room for all, x2. */
+	g->bq_cap = mk_cuda_pow2(2u * chunks / (nblocks ? nblocks : 1u) + 8u, 16u);
+	g->park_cap = mk_cuda_pow2(2u * slots, 64u);
+	g->pq_cap = mk_cuda_pow2(slots, 64u);
+	g->sq_cap = mk_cuda_pow2(slots + 256u, 1024u);
+	g->off_bq = (sizeof(struct mk_cuda_dstate) + 255u) & ~(size_t)255u;
+	g->off_bq_cells = g->off_bq + (size_t)nblocks * sizeof(struct mk_cuda_bqueue);
+	g->off_park = g->off_bq_cells + (size_t)nblocks * g->bq_cap * 8u;
+	g->off_pq = g->off_park + (size_t)g->park_cap * 8u;
+	g->bytes = g->off_pq + (size_t)MK_CUDA_PQ_COUNT * g->pq_cap * 4u;
+}
+
+/* ---- host functions compiled by nvcc (kernels/megakernel.cu) ------------- */
+
+/*
+ * Blocks of MK_CUDA_THREADS the megakernel can keep resident per SM.
+ * Returns a cudaError_t value (0 = success).
+ */
+int mk_cuda_kernel_occupancy(int *blocks_per_sm);
+
+/*
+ * Launch the resident megakernel on @stream (a cudaStream_t) with
+ * @a->nblocks blocks of MK_CUDA_THREADS threads; cooperative when
+ * @cooperative (all blocks co-resident or a launch error). Returns a
+ * cudaError_t value.
+ */
+int mk_cuda_kernel_launch(const struct mk_cuda_kargs *a, void *stream,
+			  int cooperative);
+
+/*
+ * Peer measurements for tests/bench_gpu.c, in the same process:
+ *   launch_sync: @n times { launch a 1-thread kernel; cudaStreamSynchronize }
+ *   graph_sync:  @n times { cudaGraphLaunch of a 1-kernel graph; sync }
+ *   launch_tput: @n back-to-back async launches, then one sync
+ * Per-op latencies go to @ns (n entries; NULL allowed for launch_tput),
+ * the total wall time to @total_ns. Return a cudaError_t value.
+ */
+int mk_cuda_peer_launch_sync(uint32_t n, int64_t *ns, int64_t *total_ns);
+int mk_cuda_peer_graph_sync(uint32_t n, int64_t *ns, int64_t *total_ns);
+int mk_cuda_peer_launch_tput(uint32_t n, int64_t *total_ns);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MK_KERNELS_MEGAKERNEL_H */
