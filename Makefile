@@ -49,7 +49,9 @@ CFLAGS_release := -O2 -g
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 CFLAGS_tsan := -O1 -g -fsanitize=thread -Wno-tsan
-CFLAGS_fault := -O1 -g -DMK_TESTING
+CFLAGS_fault := -O1 -g -DMK_TESTING -include runtime/fault.h \
+	-fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS_fault := -fsanitize=address,undefined
 LDFLAGS_asan := -fsanitize=address,undefined
 LDFLAGS_tsan := -fsanitize=thread
 
@@ -170,7 +172,8 @@ check-tsan:
 
 check-fault:
 	@$(MAKE) --no-print-directory FLAVOR=fault all
-	@scripts/run-tests.sh build/fault
+	@ASAN_OPTIONS=detect_leaks=1 CK_FORK=no MK_SUITES=check_fault \
+	 scripts/run-tests.sh build/fault
 
 check-gpu: all
 	@MK_GPU=1 scripts/run-tests.sh $(B)

@@ -229,12 +229,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	pthread_mutex_init(&h->lock, NULL);
 	h->node = n;
-	if (n.kind == MK_FS_README) {
+	/* Reads are live, sizes read as 0. `call` ignores offsets but stays
+	 * seekable: head(1) and bash's read seek on the descriptors they get. */
+	if (n.kind == MK_FS_README)
 		fi->keep_cache = 1;
-	} else {
-		fi->direct_io = 1; /* reads are live, sizes read as 0 */
-		fi->nonseekable = n.kind == MK_FS_CALL;
-	}
+	else
+		fi->direct_io = 1;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
 		free_handle(fs, h); /* the opener was interrupted */

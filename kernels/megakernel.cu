@@ -390,15 +390,20 @@ static __device__ void pq_push(const mk_cuda_kargs &a, prio_q *pq, int valid,
 
 	for (q = 0; q < MK_CUDA_PQ_COUNT; q++) {
 		uint32_t m = __ballot_sync(FULL_MASK, valid && qi == q);
+		uint32_t base = pq->tail[q];
 
+		if (!m)
+			continue;
 		if (valid && qi == q) {
-			uint32_t pos = pq->tail[q] + __popc(m & ((1u << lane) - 1u));
+			uint32_t pos = base + __popc(m & ((1u << lane) - 1u));
 
 			a.pq[(size_t)q * a.pq_cap + (pos & (a.pq_cap - 1u))] = slot;
 		}
-		pq->tail[q] += __popc(m);
+		__syncwarp();
+		if (lane == 0)
+			pq->tail[q] = base + __popc(m);
+		__syncwarp();
 	}
-	__syncwarp();
 }
 
 /* Priority variant: queue [first, first + count) by partition (kick order). */
@@ -453,12 +458,17 @@ static __device__ void prio_decide(const mk_cuda_kargs &a, const mk_exec *x,
 				   const prio_q *pq, prio_scratch *sc)
 {
 	uint32_t len[MK_PRIORITY_LEVELS], cur[MK_PRIORITY_LEVELS], p, n = 0;
-	uint32_t starv = mk_ctl_load(x, MK_CTL_PRIORITY_STARVATION);
+	uint32_t starv, any = 0;
 
 	for (p = 0; p < MK_PRIORITY_LEVELS; p++) {
 		len[p] = pq->tail[p] - pq->head[p];
 		cur[p] = pq->head[p];
+		any |= len[p];
 	}
+	sc->n = 0;
+	if (!any)
+		return;
+	starv = mk_ctl_load(x, MK_CTL_PRIORITY_STARVATION);
 	while (n < PRIO_BATCH) {
 		int q = prio_pick(a, len, starv);
 
@@ -598,25 +608,32 @@ static __device__ void park_pass(const mk_cuda_kargs &a, const mk_exec *x,
 }
 
 /*
- * Read up to @nent SQ entries at @head (8 lanes per entry, two units per
- * lane) and return how many consecutive ones are complete.
+ * Issue the read of up to @nent SQ entries at @head (8 lanes per entry, two
+ * units per lane). The values are used later by sq_count(), so other loads
+ * issued in between overlap with this PCIe round trip.
  */
-static __device__ uint32_t sq_poll(const mk_cuda_kargs &a, uint64_t head,
-				   uint32_t nent, uint64_t *u0, uint64_t *u1)
+static __device__ void sq_issue(const mk_cuda_kargs &a, uint64_t head,
+				uint32_t nent, uint64_t *u0, uint64_t *u1)
 {
-	uint32_t lane = lane_id(), e = lane >> 3, m, n = 0;
-	int ok = 0;
+	uint32_t lane = lane_id(), e = lane >> 3;
 
 	*u0 = *u1 = 0;
-	if (e < nent) {
-		uint64_t pos = head + e;
-		uint32_t tag = (uint32_t)(pos + 1u);
-
-		ld_vol_u64x2(a.sq + (size_t)(pos & (a.sq_cap - 1u)) * MK_SQ_UNITS +
+	if (e < nent)
+		ld_vol_u64x2(a.sq + (size_t)((head + e) & (a.sq_cap - 1u)) *
+					    MK_SQ_UNITS +
 				     2u * (lane & 7u),
 			     u0, u1);
-		ok = (uint32_t)(*u0 >> 32) == tag && (uint32_t)(*u1 >> 32) == tag;
-	}
+}
+
+/* How many consecutive entries from @head are complete (all tags match). */
+static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
+				    uint64_t u1)
+{
+	uint32_t e = lane_id() >> 3, m, n = 0;
+	uint32_t tag = (uint32_t)(head + e + 1u);
+	int ok = e < nent && (uint32_t)(u0 >> 32) == tag &&
+		 (uint32_t)(u1 >> 32) == tag;
+
 	m = __ballot_sync(FULL_MASK, ok);
 	while (n < nent && ((m >> (8u * n)) & 0xFFu) == 0xFFu)
 		n++;
@@ -634,54 +651,50 @@ static __device__ void sq_gather(uint64_t u0, uint64_t u1, uint32_t *w)
 				   src + i / 2u);
 }
 
-/* Sharded: run a consumed range (clamped to the ring). */
-static __device__ void fe_range(const mk_cuda_kargs &a, const mk_exec *x,
-				uint32_t first, uint32_t count, uint4 *buf)
-{
-	if (first >= a.slots)
-		return;
-	if (count > a.slots - first)
-		count = a.slots - first;
-	if (count <= FE_DIRECT_MAX)
-		run_range(a, x, first, count, buf);
-	else
-		push_range(a, x, first, count, buf);
-}
-
 /* Handle @n consumed entries; returns 1 if one was a NUDGE. */
 static __device__ int fe_batch(const mk_cuda_kargs &a, const mk_exec *x,
 			       prio_q *pq, uint32_t n, uint64_t u0, uint64_t u1,
 			       uint4 *buf)
 {
-	uint32_t w[MK_SQ_UNITS], lane = lane_id(), e, d0;
-	int did = 0, nudge = 0;
+	uint32_t w[MK_SQ_UNITS], lane = lane_id(), e, d0, kind;
+	int did = 0, nudge = 0, fenced = 0;
 
 	sq_gather(u0, u1, w);
 	d0 = w[0];
+	kind = d0 >> MK_SQ_KIND_SHIFT;
+	/* Single slots first, four in parallel: the latency path. */
 	if (!a.priority && (lane & 7u) == 0 && (lane >> 3) < n &&
-	    d0 >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE &&
-	    (d0 & MK_SQ_SLOT_MASK) < a.slots) {
-		w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as kicked */
+	    kind == MK_SQ_KIND_INLINE && (d0 & MK_SQ_SLOT_MASK) < a.slots) {
+		w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
 		did = run_slot(a, x, d0 & MK_SQ_SLOT_MASK, w);
 	}
 	notify_done(a, did);
 	for (e = 0; e < n; e++) {
 		uint32_t k = __shfl_sync(FULL_MASK, d0, 8u * e);
 		uint32_t cnt = __shfl_sync(FULL_MASK, w[1], 8u * e);
-		uint32_t kind = k >> MK_SQ_KIND_SHIFT, s = k & MK_SQ_SLOT_MASK;
+		uint32_t s = k & MK_SQ_SLOT_MASK;
 
+		kind = k >> MK_SQ_KIND_SHIFT;
 		if (kind == MK_SQ_KIND_NUDGE)
 			nudge = 1;
-		if (kind == MK_SQ_KIND_INLINE)
+		if (kind == MK_SQ_KIND_INLINE && a.priority)
 			cnt = 1u;
-		if (kind == MK_SQ_KIND_NUDGE || (!a.priority && kind == MK_SQ_KIND_INLINE))
+		else if (kind != MK_SQ_KIND_RANGE)
 			continue;
-		if (!a.priority) {
-			fe_range(a, x, s, cnt, buf);
-		} else if (s < a.slots) {
-			cnt = cnt > a.slots - s ? a.slots - s : cnt;
-			pq_push_range(a, x, pq, s, cnt);
+		if (s >= a.slots)
+			continue;
+		if (!fenced) {
+			/* The ring words of a range were written before its entry. */
+			fence_acq_sys();
+			fenced = 1;
 		}
+		cnt = cnt > a.slots - s ? a.slots - s : cnt;
+		if (a.priority)
+			pq_push_range(a, x, pq, s, cnt);
+		else if (cnt <= FE_DIRECT_MAX)
+			run_range(a, x, s, cnt, buf);
+		else
+			push_range(a, x, s, cnt, buf);
 	}
 	return nudge;
 }
@@ -704,23 +717,25 @@ static __device__ void front_end(const mk_cuda_kargs &a, const mk_exec *x,
 	uint32_t lane = lane_id(), nent = 1, q;
 	int nudge = 0;
 
-	for (q = 0; q < MK_CUDA_PQ_COUNT; q++) {
-		pq->head[q] = a.ds->pq_head[q];
-		pq->tail[q] = a.ds->pq_tail[q];
-	}
-	if (lane == 0)
+	if (lane == 0) {
+		for (q = 0; q < MK_CUDA_PQ_COUNT; q++) {
+			pq->head[q] = a.ds->pq_head[q];
+			pq->tail[q] = a.ds->pq_tail[q];
+		}
 		st_vol(&a.hpage->alive, a.launch_id);
+	}
+	__syncwarp();
 	for (;;) {
 		uint64_t u0, u1, now;
 		uint32_t n, sd, parked;
 
 		/* Issue the PCIe poll first; the L2 loads overlap with it. */
-		n = 0;
+		sq_issue(a, head, nent, &u0, &u1);
 		sd = ld_vol(&a.ctl[MK_CTL_SHUTDOWN]);
 		parked = ld_vol(&a.ds->park_tail) != a.ds->park_head;
+		n = sq_count(head, nent, u0, u1);
 		if (sd)
-			break;
-		n = sq_poll(a, head, nent, &u0, &u1);
+			break; /* entries read but not consumed stay queued */
 		now = now_ns();
 		if (parked && (nudge || now - last_park > PARK_PERIOD_NS)) {
 			park_pass(a, x, pq);
@@ -728,7 +743,6 @@ static __device__ void front_end(const mk_cuda_kargs &a, const mk_exec *x,
 			nudge = 0;
 		}
 		if (n) {
-			fence_acq_sys();
 			nudge |= fe_batch(a, x, pq, n, u0, u1, buf);
 			head += n;
 			if (lane == 0) {

@@ -311,7 +311,8 @@ static void cpu_destroy(struct mk_backend *b)
 
 	if (!b)
 		return;
-	cpu_stop(b);
+	if (b->nthreads) /* also reaps a loop that left through SHUTDOWN */
+		cpu_stop(b);
 	for (i = 0; i < NQUEUES; i++)
 		mk_mpmc_fini(&b->q[i]);
 	pthread_mutex_destroy(&b->park_mu);

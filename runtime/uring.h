@@ -122,7 +122,7 @@ int mk_uring_open_source(const char *path, uint64_t *size,
  *   -EINVAL  bad parameters (zero chunk, no or too many buffers, NULL
  *            buffer, buf_cap too small, unknown flag, O_NONBLOCK fd)
  *   -EIO     file_size exceeds the file's current size
- *   -EOVERFLOW  more than 2^46 chunks
+ *   -EOVERFLOW  more than 2^44 chunks
  *   -ENOSYS / -EPERM / -ENOMEM  io_uring_queue_init failed (as probe)
  *   other -errno of a failing first submission
  */

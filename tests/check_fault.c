@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/check_fault.c - allocation failure on every error path (SQLite
+ * anomaly testing). For N = 1, 2, ... the Nth allocation fails (transient,
+ * then persistent) while a runtime is created, started, used and destroyed,
+ * a control buffer is encoded and a pattern set compiled; every failure must
+ * come back as -ENOMEM with a Fix: hint, and nothing may leak (the fault
+ * build runs under ASan with leak detection, CK_FORK=no).
+ * Only meaningful in the fault build: `make check-fault`. Elsewhere: exit 77.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "runtime/dfa.h"
+#include "runtime/fault.h"
+#include "runtime/proto.h"
+#include "runtime/runtime.h"
+#include "tests/mk_check.h"
+
+#define MAX_N 400
+
+/* One full life: create, start, publish, wait, stop, destroy. */
+static int one_life(struct mk_err *err)
+{
+	struct mk_config cfg;
+	struct mk_runtime *rt = NULL;
+	uint32_t args[2] = { 1, MK_CTL_OBSERVABLE_BASE };
+	int rc;
+
+	mk_config_init(&cfg);
+	cfg.backend = "cpu";
+	cfg.slots = 8;
+	cfg.workers = 2;
+	rc = mk_runtime_create(&cfg, &rt, err);
+	if (rc)
+		return rc;
+	rc = mk_runtime_start(rt, err);
+	if (rc == 0)
+		rc = mk_runtime_publish(rt, 0, 0, MK_OP_ATOMIC_ADD, args, 2, err);
+	if (rc == 0)
+		rc = mk_runtime_wait(rt, 0, 10000000000LL);
+	mk_runtime_destroy(rt);
+	return rc;
+}
+
+static void sweep_runtime(int persistent)
+{
+	long n;
+
+	for (n = 1; n < MAX_N; n++) {
+		struct mk_err err;
+		long hit;
+		int rc;
+
+		mk_err_clear(&err);
+		mk_fault_arm(n, persistent);
+		rc = one_life(&err);
+		hit = mk_fault_hits();
+		mk_fault_arm(0, 0);
+		if (hit == 0) {
+			ck_assert_int_eq(rc, 0);
+			return; /* every allocation site before this one was hit */
+		}
+		if (rc) {
+			ck_assert_msg(rc == -ENOMEM || rc == -EAGAIN,
+				      "alloc fault %ld gave %d", n, rc);
+			t_assert_fix(err.msg);
+		}
+	}
+	ck_abort_msg("more than %d allocations in one runtime life", MAX_N);
+}
+
+START_TEST(test_fault_runtime_transient)
+{
+	sweep_runtime(0);
+}
+END_TEST
+
+START_TEST(test_fault_runtime_persistent)
+{
+	sweep_runtime(1);
+}
+END_TEST
+
+START_TEST(test_fault_proto_encoders)
+{
+	struct mk_err err;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	mk_fault_arm(1, 0);
+	ck_assert_int_eq(mk_proto_encode_control(0, 1, 4, &buf, &len, &err), -ENOMEM);
+	t_assert_fix(err.msg);
+	ck_assert_ptr_null(buf);
+	mk_fault_arm(1, 0);
+	ck_assert_int_eq(mk_proto_encode_empty_ring(4, &buf, &len, &err), -ENOMEM);
+	t_assert_fix(err.msg);
+	mk_fault_arm(0, 0);
+}
+END_TEST
+
+START_TEST(test_fault_dfa_compile)
+{
+	static const char lit[] = "abc\nbcd\n\\x00\\xff\nneedle\n";
+	long n;
+
+	for (n = 1; n < MAX_N; n++) {
+		struct mk_dfa *d = NULL;
+		struct mk_err err;
+		long hit;
+		int rc;
+
+		mk_err_clear(&err);
+		mk_fault_arm(n, 0);
+		rc = mk_dfa_compile_literals(lit, sizeof(lit) - 1, &d, &err);
+		hit = mk_fault_hits();
+		mk_fault_arm(0, 0);
+		if (hit == 0) {
+			ck_assert_int_eq(rc, 0);
+			mk_dfa_destroy(d);
+			return;
+		}
+		ck_assert_int_eq(rc, -ENOMEM);
+		t_assert_fix(err.msg);
+		ck_assert_ptr_null(d);
+	}
+	ck_abort_msg("more than %d allocations compiling 4 literals", MAX_N);
+}
+END_TEST
+
+static Suite *fault_suite(void)
+{
+	Suite *s = suite_create("fault");
+	TCase *tc = tcase_create("alloc");
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_fault_runtime_transient);
+	tcase_add_test(tc, test_fault_runtime_persistent);
+	tcase_add_test(tc, test_fault_proto_encoders);
+	tcase_add_test(tc, test_fault_dfa_compile);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (!mk_fault_available()) {
+		printf("check_fault: skipped (not a fault build; run make check-fault)\n");
+		return 77;
+	}
+	return t_run_suite(fault_suite());
+}
