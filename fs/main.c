@@ -265,26 +265,28 @@ static int run(struct fuse_args *args, const struct fuse_cmdline_opts *cl,
 	int rc, status = 1;
 
 	mk_err_clear(&err);
+	memset(&fs, 0, sizeof(fs));
+	/* First, so an unknown -o option fails before anything starts. */
+	se = fuse_session_new(args, mk_fs_ops(), sizeof(struct fuse_lowlevel_ops),
+			      &fs);
+	if (!se) {
+		fprintf(stderr, "megafs: invalid FUSE option. Fix: see megafs --help\n");
+		return EXIT_USAGE;
+	}
 	rc = mk_runtime_create(cfg, &rt, &err);
 	if (rc) {
 		fprintf(stderr, "megafs: %s\n", mk_err_msg(&err));
+		fuse_session_destroy(se);
 		return rc == -EINVAL ? EXIT_USAGE : 1;
 	}
 	print_backend(rt);
 	if (mk_fs_init(&fs, rt, sched)) {
 		fprintf(stderr, "megafs: out of memory. Fix: lower slots=\n");
-		goto out_destroy_rt;
-	}
-	se = fuse_session_new(args, mk_fs_ops(), sizeof(struct fuse_lowlevel_ops),
-			      &fs);
-	if (!se) {
-		fprintf(stderr, "megafs: invalid FUSE option. Fix: see megafs --help\n");
-		status = EXIT_USAGE;
 		goto out_fini;
 	}
 	fs.se = se;
 	if (fuse_set_signal_handlers(se))
-		goto out_session;
+		goto out_fini;
 	if (fuse_session_mount(se, cl->mountpoint)) {
 		fprintf(stderr, "megafs: cannot mount on %s. Fix: check that it "
 				"is an empty directory you own and /dev/fuse exists\n",
@@ -308,11 +310,10 @@ out_unmount:
 	mk_fs_reaper_stop(&fs);
 out_signals:
 	fuse_remove_signal_handlers(se);
-out_session:
-	fuse_session_destroy(se);
 out_fini:
+	/* Calls op_destroy (stops the kernel) when the session had started. */
+	fuse_session_destroy(se);
 	mk_fs_fini(&fs);
-out_destroy_rt:
 	mk_runtime_destroy(rt);
 	return status;
 }

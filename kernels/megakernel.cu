@@ -210,6 +210,8 @@ static __device__ int run_slot(const mk_cuda_kargs &a, const mk_exec *x,
 		park(a, slot, w[MK_TENANT_WORD]);
 		return 0;
 	}
+	if (a.test_trap && w[MK_OPCODE_WORD] == MK_CUDA_TRAP_OPCODE)
+		__trap();
 	/* Release store of DONE inside: pairs with the host's acquire. */
 	mk_exec_claimed(x, slot * MK_SLOT_WORDS, w);
 	return 1;
@@ -406,9 +408,13 @@ static __device__ void pq_push(const mk_cuda_kargs &a, prio_q *pq, int valid,
 	}
 }
 
-/* Priority variant: queue [first, first + count) by partition (kick order). */
+/*
+ * Priority variant: queue [first, first + count) by partition, in kick
+ * order. @scan: a rescan of the ring, so only schedulable slots are queued.
+ */
 static __device__ void pq_push_range(const mk_cuda_kargs &a, const mk_exec *x,
-				     prio_q *pq, uint32_t first, uint32_t count)
+				     prio_q *pq, uint32_t first, uint32_t count,
+				     int scan)
 {
 	uint32_t off;
 
@@ -416,6 +422,9 @@ static __device__ void pq_push_range(const mk_cuda_kargs &a, const mk_exec *x,
 		uint32_t s = first + off + lane_id();
 		int valid = off + lane_id() < count;
 
+		if (valid && scan)
+			valid = mk_prio_schedulable(
+				ld_vol(&a.ring[(size_t)s * MK_SLOT_WORDS]));
 		pq_push(a, pq, valid, s, valid ? mk_prio_partition(x, s) : 0u);
 	}
 }
@@ -679,7 +688,7 @@ static __device__ int fe_batch(const mk_cuda_kargs &a, const mk_exec *x,
 			nudge = 1;
 		if (kind == MK_SQ_KIND_INLINE && a.priority)
 			cnt = 1u;
-		else if (kind != MK_SQ_KIND_RANGE)
+		else if (kind != MK_SQ_KIND_RANGE && kind != MK_SQ_KIND_SCAN)
 			continue;
 		if (s >= a.slots)
 			continue;
@@ -690,7 +699,7 @@ static __device__ int fe_batch(const mk_cuda_kargs &a, const mk_exec *x,
 		}
 		cnt = cnt > a.slots - s ? a.slots - s : cnt;
 		if (a.priority)
-			pq_push_range(a, x, pq, s, cnt);
+			pq_push_range(a, x, pq, s, cnt, kind == MK_SQ_KIND_SCAN);
 		else if (cnt <= FE_DIRECT_MAX)
 			run_range(a, x, s, cnt, buf);
 		else

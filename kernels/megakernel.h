@@ -34,6 +34,7 @@ extern "C" {
 #define MK_SQ_KIND_INLINE 1u /* one slot, image copied into the entry */
 #define MK_SQ_KIND_RANGE 2u  /* [slot, slot + count) of the ring */
 #define MK_SQ_KIND_NUDGE 3u  /* host wrote control words: retry parked slots */
+#define MK_SQ_KIND_SCAN 4u   /* like RANGE, but slots may not be published */
 #define MK_SQ_KIND_SHIFT 28u
 #define MK_SQ_SLOT_MASK 0x0FFFFFFFu
 
@@ -98,11 +99,18 @@ struct mk_cuda_kargs {
 	uint32_t priority;       /* 1: priority scheduler variant */
 	uint32_t starvation_fix; /* 1: opt-in fix of PROTOCOL.md 6.4 */
 	uint32_t launch_id;
+	uint32_t test_trap; /* 1: MK_CUDA_TRAP_OPCODE traps (fault tests) */
 };
 
 #define MK_CUDA_THREADS 256u /* threads per block */
 #define MK_CUDA_CHUNK 32u    /* slots per block-queue item (one warp) */
 #define MK_CUDA_PQ_COUNT 6u  /* 5 partitions + "outside every partition" */
+/*
+ * Test hook: with MK_CUDA_TEST_TRAP=1 in the environment at create time, a
+ * slot with this (user) opcode makes the kernel execute a trap, so the
+ * suites can check that a kernel fault is reported and never hangs.
+ */
+#define MK_CUDA_TRAP_OPCODE 0x7EADBEEFu
 
 /* Round @v up to a power of two, at least @min (both <= 2^31). */
 static inline uint32_t mk_cuda_pow2(uint32_t v, uint32_t min)
@@ -126,7 +134,12 @@ static inline void mk_cuda_geom_init(struct mk_cuda_geom *g, uint32_t slots,
 	g->bq_cap = mk_cuda_pow2(2u * chunks / (nblocks ? nblocks : 1u) + 8u, 16u);
 	g->park_cap = mk_cuda_pow2(2u * slots, 64u);
 	g->pq_cap = mk_cuda_pow2(slots, 64u);
-	g->sq_cap = mk_cuda_pow2(slots + 256u, 1024u);
+	/*
+	 * The SQ only absorbs bursts (the front end drains it without waiting
+	 * for execution). Overflow while stopped is not lost: the backend
+	 * drops the queue and rescans the ring at the next start.
+	 */
+	g->sq_cap = mk_cuda_pow2((slots < 32768u ? slots : 32768u) + 256u, 1024u);
 	g->off_bq = (sizeof(struct mk_cuda_dstate) + 255u) & ~(size_t)255u;
 	g->off_bq_cells = g->off_bq + (size_t)nblocks * sizeof(struct mk_cuda_bqueue);
 	g->off_park = g->off_bq_cells + (size_t)nblocks * g->bq_cap * 8u;

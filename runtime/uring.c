@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +82,7 @@ struct mk_uring_reader {
 	char status[256];
 };
 
-/* ---- small helpers ---------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static int64_t now_ns(void)
 {
@@ -100,8 +99,8 @@ static size_t round_up(size_t v, size_t a)
 
 static int ring_init_error(struct mk_err *err, int rc, unsigned entries)
 {
-	const char *fix = "free memory, or raise RLIMIT_MEMLOCK (ulimit -l) "
-			  "on kernels before 5.12";
+	/* Some kernels charge the rings themselves to RLIMIT_MEMLOCK. */
+	const char *fix = "free memory, or raise RLIMIT_MEMLOCK (ulimit -l)";
 
 	if (rc == -ENOSYS)
 		fix = "run on Linux 5.6 or later (io_uring READ needs it), or "
@@ -161,7 +160,8 @@ int mk_uring_open_source(const char *path, uint64_t *size,
 	int fd, rc, fl;
 
 	if (!path || path[0] != '/')
-		return mk_err_set(err, -EINVAL, "the source path is not absolute",
+		return mk_err_set(err, -EINVAL,
+				  "the source path is not absolute",
 				  "write an absolute path such as /data/f.bin");
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -189,7 +189,7 @@ out_close:
 	return rc;
 }
 
-/* ---- parameter checks --------------------------------------------------------- */
+/* ---- parameter checks ---------------------------------------------------- */
 
 static int check_fd(const struct mk_uring_params *p, struct mk_err *err)
 {
@@ -264,7 +264,7 @@ static int check_params(const struct mk_uring_params *p, struct mk_err *err)
 	return 0;
 }
 
-/* ---- setup -------------------------------------------------------------------- */
+/* ---- setup --------------------------------------------------------------- */
 
 static int direct_aligned(const struct mk_uring_params *p)
 {
@@ -348,13 +348,14 @@ static int setup_ring(struct mk_uring_reader *r,
 	else
 		/* Not fatal: plain READ works on any memory. */
 		snprintf(r->status, sizeof(r->status),
-			 "plain READ (io_uring_register_buffers: %s; raise "
-			 "RLIMIT_MEMLOCK, ulimit -l, for READ_FIXED), %s",
+			 "plain READ (io_uring_register_buffers: %s; "
+			 "READ_FIXED needs pinnable memory within "
+			 "RLIMIT_MEMLOCK, ulimit -l), %s",
 			 mk_errno_name(rc), mode);
 	return 0;
 }
 
-/* ---- submission ----------------------------------------------------------------- */
+/* ---- submission ---------------------------------------------------------- */
 
 static int fail_stream(struct mk_uring_reader *r, int code, const char *fix,
 		       const char *what)
@@ -362,6 +363,16 @@ static int fail_stream(struct mk_uring_reader *r, int code, const char *fix,
 	if (!r->failed)
 		r->failed = mk_err_set(&r->err, code, what, fix);
 	return r->failed;
+}
+
+/* An error of one call that leaves the stream usable: recorded unless the
+ * stream already failed, whose message must stay readable. */
+static int soft_error(struct mk_uring_reader *r, int code, const char *what,
+		      const char *fix)
+{
+	if (!r->failed)
+		mk_err_set(&r->err, code, what, fix);
+	return code;
 }
 
 static int submit_now(struct mk_uring_reader *r)
@@ -436,7 +447,7 @@ static int start_chunk(struct mk_uring_reader *r, struct rbuf *b, uint64_t k)
 	return submit_piece(r, b);
 }
 
-/* ---- completions ------------------------------------------------------------------ */
+/* ---- completions --------------------------------------------------------- */
 
 static const char *read_error_fix(int res, int direct)
 {
@@ -494,12 +505,14 @@ static void read_progress(struct mk_uring_reader *r, struct rbuf *b, int res)
 
 	if (res == 0) {
 		truncated(r, b, b->start + b->got);
+		b->state = BUF_FREE;
 		return;
 	}
 	/* An O_DIRECT read that stops off-alignment stopped at EOF. */
 	if (direct && b->got + (size_t)res < b->want &&
 	    res % MK_URING_DIRECT_ALIGN) {
 		truncated(r, b, b->start + b->got + (size_t)res);
+		b->state = BUF_FREE;
 		return;
 	}
 	b->got += (size_t)res;
@@ -560,7 +573,8 @@ static void reap(struct mk_uring_reader *r)
 }
 
 /* Wait for one completion until @deadline (monotonic ns): 0 when one may
- * be there, -ETIMEDOUT when the deadline passed. */
+ * be there (or a signal interrupted the wait), -ETIMEDOUT when the
+ * deadline passed, another -errno when io_uring_enter itself fails. */
 static int wait_cqe(struct mk_uring_reader *r, int64_t deadline)
 {
 	struct __kernel_timespec ts;
@@ -575,10 +589,22 @@ static int wait_cqe(struct mk_uring_reader *r, int64_t deadline)
 	rc = io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
 	if (rc == -ETIME)
 		return -ETIMEDOUT;
-	return 0; /* a CQE, EINTR or another transient: reap and re-check */
+	if (rc == 0 || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
+		return 0;
+	return rc;
 }
 
-/* ---- public API ---------------------------------------------------------------- */
+static int wait_failed(struct mk_uring_reader *r, int rc)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "waiting for io_uring completions "
+		 "failed: %s (%s)", mk_errno_name(rc), strerror(-rc));
+	return fail_stream(r, rc, "check io_uring limits and dmesg, then "
+			   "restart the stream", what);
+}
+
+/* ---- public API ---------------------------------------------------------- */
 
 int mk_uring_reader_create(const struct mk_uring_params *p,
 			   struct mk_uring_reader **out, struct mk_err *err)
@@ -675,9 +701,10 @@ int mk_uring_reader_next(struct mk_uring_reader *r, struct mk_chunk *out,
 {
 	int64_t deadline;
 	struct rbuf *b;
+	int rc;
 
 	if (timeout_ns < 0)
-		return mk_err_set(&r->err, -EINVAL, "negative timeout",
+		return soft_error(r, -EINVAL, "negative timeout",
 				  "pass 0 to poll or a bound in nanoseconds");
 	deadline = now_ns() + timeout_ns;
 	for (;;) {
@@ -696,13 +723,16 @@ int mk_uring_reader_next(struct mk_uring_reader *r, struct mk_chunk *out,
 		if (r->delivered == r->nchunks)
 			return 0;
 		if (!r->inflight)
-			return mk_err_set(&r->err, -ENOBUFS,
+			return soft_error(r, -ENOBUFS,
 					  "every staging buffer is held by "
 					  "the caller",
 					  "release a chunk's buffer before "
 					  "asking for the next chunk");
-		if (wait_cqe(r, deadline) == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		rc = wait_cqe(r, deadline);
+		if (rc == -ETIMEDOUT)
+			return rc;
+		if (rc < 0)
+			return wait_failed(r, rc);
 	}
 }
 
@@ -711,11 +741,10 @@ int mk_uring_reader_release(struct mk_uring_reader *r, uint32_t buf_id)
 	struct rbuf *b;
 
 	if (buf_id >= r->nbuf || r->bufs[buf_id].state != BUF_HELD)
-		return mk_err_setf(&r->err, -EINVAL,
-				   "release each buf_id from "
-				   "mk_uring_reader_next exactly once",
-				   "buffer %u is not held by the caller",
-				   buf_id);
+		return soft_error(r, -EINVAL,
+				  "the buffer id is not held by the caller",
+				  "release each buf_id from "
+				  "mk_uring_reader_next exactly once");
 	b = &r->bufs[buf_id];
 	b->state = BUF_FREE;
 	if (r->failed || r->cancelled || r->next_submit >= r->nchunks)
@@ -723,17 +752,20 @@ int mk_uring_reader_release(struct mk_uring_reader *r, uint32_t buf_id)
 	return start_chunk(r, b, r->next_submit++);
 }
 
-/* Reap until no read is in the kernel, for at most @ms. */
+/* Reap until no read is in the kernel, for at most @ms. Returns 0,
+ * -ETIMEDOUT, or the -errno of a failing wait. */
 static int drain(struct mk_uring_reader *r, int64_t ms)
 {
 	int64_t deadline = now_ns() + ms * 1000000;
+	int rc;
 
 	for (;;) {
 		reap(r);
 		if (!r->inflight)
 			return 0;
-		if (wait_cqe(r, deadline) == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		rc = wait_cqe(r, deadline);
+		if (rc < 0)
+			return rc;
 	}
 }
 
@@ -766,18 +798,17 @@ int mk_uring_reader_cancel(struct mk_uring_reader *r)
 	if (!r->ring_live)
 		return 0;
 	r->cancelled = 1;
-	if (!r->err.code)
-		mk_err_set(&r->err, -ECANCELED, "the stream was cancelled",
-			   "start a new stream to read the file again");
+	soft_error(r, -ECANCELED, "the stream was cancelled",
+		   "start a new stream to read the file again");
 	queue_cancels(r);
 	rc = drain(r, MK_URING_DRAIN_MS);
 	for (i = 0; i < r->nbuf; i++)
 		if (r->bufs[i].state == BUF_READY)
 			r->bufs[i].state = BUF_FREE;
 	if (rc < 0)
-		return mk_err_set(&r->err, rc, "reads still in flight after "
-				  "cancel", "check the device (dmesg); "
-				  "destroy waits for them");
+		return soft_error(r, rc, "reads still in flight after cancel",
+				  "check the device (dmesg); destroy waits "
+				  "for them");
 	return 0;
 }
 
@@ -787,8 +818,11 @@ void mk_uring_reader_destroy(struct mk_uring_reader *r)
 		return;
 	if (r->ring_live) {
 		/* Buffers are the caller's: the ring may only go once the
-		 * kernel has finished with every read into them. */
-		while (mk_uring_reader_cancel(r) < 0)
+		 * kernel has finished with every read into them, so keep
+		 * waiting while reads are merely slow. Only if waiting itself
+		 * fails is the ring torn down with reads outstanding (ring
+		 * exit then cancels them in the kernel). */
+		while (mk_uring_reader_cancel(r) == -ETIMEDOUT)
 			;
 		io_uring_queue_exit(&r->ring); /* also unregisters buffers */
 	}

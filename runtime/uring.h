@@ -162,9 +162,10 @@ int mk_uring_reader_release(struct mk_uring_reader *r, uint32_t buf_id);
  * Stop the stream: cancel every read in flight (io_uring_prep_cancel64 per
  * read) and reap completions until none is left, dropping undelivered
  * chunks. Buffers the caller holds stay valid until released or destroy.
- * Later next() calls return -ECANCELED. Returns 0, or -ETIMEDOUT if reads
- * are still in flight after MK_URING_DRAIN_MS (destroy keeps waiting).
- * Idempotent.
+ * Later next() calls return -ECANCELED (or the stream's failure, if it
+ * had failed before). Returns 0; -ETIMEDOUT if reads are still in flight
+ * after MK_URING_DRAIN_MS (destroy keeps waiting); or the -errno of a
+ * failing io_uring wait. Idempotent.
  */
 int mk_uring_reader_cancel(struct mk_uring_reader *r);
 #define MK_URING_DRAIN_MS 10000
@@ -173,8 +174,10 @@ int mk_uring_reader_cancel(struct mk_uring_reader *r);
  * Cancel (as above), wait until no read is in flight, tear the ring down
  * (unregistering the buffers), close the O_DIRECT reopen if any, free the
  * reader. NULL is fine. After it returns the kernel no longer writes into
- * any buffer, so the caller may free them. It only waits on completions of
- * reads of a regular file; it does not return while one is outstanding.
+ * any buffer, so the caller may free them. It waits (in bounded steps,
+ * re-issuing cancels) for as long as reads of the regular file are
+ * outstanding; only if io_uring's wait itself fails does it tear the ring
+ * down with reads outstanding and leave their cancellation to the kernel.
  */
 void mk_uring_reader_destroy(struct mk_uring_reader *r);
 

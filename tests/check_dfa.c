@@ -16,7 +16,7 @@
 #include "runtime/dfa.h"
 #include "tests/mk_check.h"
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 struct t_pats {
 	uint32_t n;
@@ -223,7 +223,7 @@ static void t_expect_compile_error(const char *text, size_t len, int code,
 			      "'%s' lacks '%s'", mk_err_msg(&err), needle);
 }
 
-/* ---- parsing ---------------------------------------------------------------- */
+/* ---- parsing ------------------------------------------------------------- */
 
 START_TEST(test_dfa_parse_decodes_escapes)
 {
@@ -344,6 +344,16 @@ START_TEST(test_dfa_parse_enforces_pattern_count)
 	n += (size_t)sprintf(t + n, "\n\nlast");
 	t_expect_compile_error(t, n, -E2BIG, "line 10003");
 	free(t);
+	/* 10,001 patterns of the maximum length: the count limit stops the
+	 * parse before the decoded bytes could outgrow their buffer. */
+	n = (size_t)(MK_DFA_MAX_PATTERNS + 1) * (MK_DFA_MAX_PATLEN + 1);
+	t = malloc(n);
+	ck_assert_ptr_nonnull(t);
+	memset(t, 'z', n);
+	for (i = 1; i <= MK_DFA_MAX_PATTERNS + 1; i++)
+		t[(size_t)i * (MK_DFA_MAX_PATLEN + 1) - 1] = '\n';
+	t_expect_compile_error(t, n, -E2BIG, "line 10001");
+	free(t);
 }
 END_TEST
 
@@ -360,7 +370,7 @@ START_TEST(test_dfa_compile_enforces_state_limit)
 }
 END_TEST
 
-/* ---- counting against the oracle ---------------------------------------------- */
+/* ---- counting against the oracle ----------------------------------------- */
 
 START_TEST(test_dfa_empty_set_matches_nothing)
 {
@@ -546,7 +556,7 @@ START_TEST(test_dfa_hits_match_oracle)
 }
 END_TEST
 
-/* ---- binary DFA ---------------------------------------------------------------- */
+/* ---- binary DFA ---------------------------------------------------------- */
 
 static struct mk_dfa *t_round_trip(const struct mk_dfa *d)
 {
@@ -666,7 +676,7 @@ START_TEST(test_dfa_binary_self_loop_counts_every_byte)
 }
 END_TEST
 
-/* ---- chunked scans ---------------------------------------------------------------- */
+/* ---- chunked scans ------------------------------------------------------- */
 
 static int t_cmp_size(const void *a, const void *b)
 {

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The whole GPU check of megafs in one command, for the bare GPU machine
+# (Ubuntu, nvcc on PATH, no package registry, no fusermount3, no ../shared):
+#   scripts/gpu-check.sh
+# Steps: unpack third_party/debs (scripts/fetch-debs.sh made them) into
+# /tmp/pfx, GPU summary, build (make CUDA=1 into build/gpu-check), unit
+# suites, GPU suites, compute-sanitizer memcheck + racecheck on
+# check_parity, bench_gpu (+ bench_runtime cuda), mount tests with
+# backend=cuda. A failing step is recorded and the next one runs anyway;
+# the end is a table "step | result | seconds" (also in $OUT/summary.txt).
+# Everything worth keeping goes under $OUT (default ./gpu-check-out): one
+# log per step. Exit status: 0 when no step failed.
+#   GPU_CHECK_STEPS="build gpu-suites bench"  run only these (deps always)
+#   JOBS=16 MK_PFX=/tmp/pfx MK_DEBS=third_party/debs  overrides
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+OUT=${OUT:-$ROOT/gpu-check-out}
+mkdir -p "$OUT"
+B=build/gpu-check
+PFX=${MK_PFX:-/tmp/pfx}
+DEBS=${MK_DEBS:-$ROOT/third_party/debs}
+JOBS=${JOBS:-16}
+ALL_STEPS="gpu-info build unit gpu-suites memcheck racecheck bench mount-cuda"
+STEPS=${GPU_CHECK_STEPS:-$ALL_STEPS}
+LOG=$OUT/gpu-check.log
+names=() results=() times=()
+failed=0
+
+say() { printf '%s\n' "$*" | tee -a "$LOG"; }
+
+now() { date +%s.%N; }
+
+record() { # name result t0
+	local s
+	s=$(awk -v a="$3" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	names+=("$1")
+	results+=("$2")
+	times+=("$s")
+	case $2 in FAIL*) failed=1 ;; esac
+	say "==== [$1] $2 (${s}s)"
+}
+
+# run_step NAME TIMEOUT CMD...: output in $OUT/NAME.log, tail echoed.
+run_step() {
+	local name=$1 tmo=$2 t0 rc res
+	shift 2
+	t0=$(now)
+	say "==== [$name] $*"
+	timeout --foreground -k 10 "$tmo" "$@" >"$OUT/$name.log" 2>&1
+	rc=$?
+	case $rc in
+	0) res=PASS ;;
+	77) res=SKIP ;;
+	124 | 137) res="FAIL (timeout ${tmo}s)" ;;
+	*) res="FAIL (rc=$rc)" ;;
+	esac
+	tail -n "${TAIL:-30}" "$OUT/$name.log" | sed 's/^/    /' | tee -a "$LOG"
+	record "$name" "$res" "$t0"
+}
+
+want() { [[ " $STEPS " == *" $1 "* ]]; }
+
+# ---- deps: unpack the .debs, point pkg-config and the loader at them -------
+step_deps() {
+	local t0 f n=0
+	t0=$(now)
+	mkdir -p "$PFX"
+	for f in "$DEBS"/*.deb; do
+		[ -f "$f" ] || continue
+		dpkg-deb -x "$f" "$PFX" && n=$((n + 1))
+	done
+	export PKG_CONFIG_SYSROOT_DIR=$PFX
+	export PKG_CONFIG_LIBDIR=$PFX/usr/lib/x86_64-linux-gnu/pkgconfig:$PFX/usr/share/pkgconfig
+	export PKG_CONFIG_PATH=$PKG_CONFIG_LIBDIR
+	export LD_LIBRARY_PATH=$PFX/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	export PATH=$PATH:$PFX/bin:$PFX/usr/bin:/usr/local/cuda/bin
+	export MK_NO_FUSERMOUNT=1 # deps.sh: mounts fall back to umount
+	say "deps: unpacked $n package(s) from $DEBS into $PFX"
+	if [ "$n" -eq 0 ] && ! pkg-config --exists fuse3 liburing check 2>/dev/null; then
+		say "deps: no .debs and no system packages. Fix: run scripts/fetch-debs.sh on the dev machine and carry third_party/debs"
+		record deps "FAIL (no packages)" "$t0"
+		return
+	fi
+	if pkg-config --exists fuse3 liburing check; then
+		say "deps: pkg-config $(command -v pkg-config): $(pkg-config --cflags --libs fuse3 liburing check)"
+		record deps PASS "$t0"
+	else
+		say "deps: pkg-config cannot resolve fuse3 liburing check"
+		record deps "FAIL (pkg-config)" "$t0"
+	fi
+}
+
+step_gpu_info() {
+	{
+		nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.current,pcie.link.width.current,clocks.max.sm,persistence_mode --format=csv
+		nvidia-smi
+		nvcc --version
+		command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer
+		uname -a
+		nproc
+	} 2>&1
+}
+
+# The Makefile links .cu objects with gcc; they need libstdc++ unless the
+# Makefile already says so (or builds them without C++ runtime needs).
+build_extra() {
+	if grep -q -- '-lstdc++\|no-threadsafe-statics' Makefile; then
+		return
+	fi
+	echo "LDLIBS=-lpthread -lm -lstdc++"
+}
+
+step_build() {
+	local extra
+	extra=$(build_extra)
+	rm -rf "$B"
+	# shellcheck disable=SC2086
+	make -j"$JOBS" CUDA=1 B="$B" ${extra:+"$extra"}
+}
+
+sanitizer() {
+	local cs
+	cs=$(command -v compute-sanitizer || true)
+	[ -n "$cs" ] || cs=/usr/local/cuda/bin/compute-sanitizer
+	[ -x "$cs" ] || cs=/usr/local/cuda/compute-sanitizer/compute-sanitizer
+	echo "$cs"
+}
+
+step_sanitize() { # tool
+	local cs
+	cs=$(sanitizer)
+	if [ ! -x "$cs" ]; then
+		echo "compute-sanitizer not found"
+		return 77
+	fi
+	CK_FORK=no CK_INCLUDE_TAGS=gpu MK_PARITY_STEPS=${MK_PARITY_STEPS:-12} \
+		"$cs" --tool "$1" --error-exitcode 3 "$B/tests/check_parity"
+}
+
+step_bench() {
+	"$B/tests/bench_gpu" || return
+	if [ -x "$B/tests/bench_runtime" ]; then
+		echo "---- bench_runtime cuda"
+		"$B/tests/bench_runtime" cuda
+	fi
+}
+
+step_mount_cuda() {
+	local t rc pass=0 fail=0 skip=0
+	export MEGAFS_BIN=$ROOT/$B/megafs MK_BUILD=$ROOT/$B MK_BACKEND=cuda
+	for t in tests/sh/test_*.sh; do
+		[ -f "$t" ] || continue
+		echo "==== $t (MK_BACKEND=cuda)"
+		timeout --foreground -k 10 300 bash "$t"
+		rc=$?
+		case $rc in
+		0) pass=$((pass + 1)) ;;
+		77) skip=$((skip + 1)) ;;
+		*) fail=$((fail + 1)) && echo "FAILED: $t (rc=$rc)" ;;
+		esac
+	done
+	echo "mount tests (cuda): $pass passed, $fail failed, $skip skipped"
+	[ "$fail" -eq 0 ] || return 1
+	[ "$pass" -gt 0 ] || return 77
+}
+
+export -f step_gpu_info step_build build_extra step_sanitize sanitizer \
+	step_bench step_mount_cuda
+export B JOBS ROOT
+
+: >"$LOG"
+say "== megafs gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), steps: $STEPS"
+step_deps
+want gpu-info && run_step gpu-info 60 bash -c step_gpu_info
+want build && run_step build 900 bash -c step_build
+if [ ! -x "$B/tests/check_parity" ] && [ -d "$B" ]; then
+	say "note: $B has no test binaries; later steps will fail"
+fi
+want unit && run_step unit 600 scripts/run-tests.sh "$B"
+want gpu-suites && run_step gpu-suites 600 env MK_GPU=1 scripts/run-tests.sh "$B"
+want memcheck && run_step memcheck 600 bash -c "step_sanitize memcheck"
+want racecheck && run_step racecheck 600 bash -c "step_sanitize racecheck"
+want bench && run_step bench 600 bash -c step_bench
+if want mount-cuda; then
+	if [ -d tests/sh ]; then
+		run_step mount-cuda 900 bash -c step_mount_cuda
+	else
+		names+=(mount-cuda) results+=("SKIP (no tests/sh)") times+=(0)
+	fi
+fi
+
+{
+	echo
+	printf '%-12s | %-22s | %s\n' step result seconds
+	printf '%-12s-+-%-22s-+-%s\n' ------------ ---------------------- -------
+	for i in "${!names[@]}"; do
+		printf '%-12s | %-22s | %s\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
+	done
+} | tee "$OUT/summary.txt" | tee -a "$LOG"
+exit "$failed"
