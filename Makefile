@@ -69,7 +69,7 @@ ifeq ($(CUDA_ON),1)
   RUNTIME_SRC += runtime/backend_cuda.c
   CU_SRC := $(wildcard kernels/*.cu)
   CPPFLAGS += -DMK_HAVE_CUDA=1 -I$(CUDA_HOME)/include
-  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
   NVCCFLAGS := -O3 -std=c++17 -I. -Xcompiler -fPIC,-Wall \
 	-gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
 	-gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH)

@@ -267,10 +267,16 @@ static int gen_text(struct mk_fs *fs, const struct mk_fs_node *n,
 	}
 }
 
-/* Text files: rebuilt at offset 0, later offsets read the same snapshot. */
+/*
+ * Text files: rebuilt at offset 0, later offsets read the same snapshot.
+ * The reply goes out after the unlock, from a copy: once a request is
+ * answered the kernel may release the file, and release frees @h.
+ */
 static void read_text(struct mk_fs *fs, fuse_req_t req,
 		      struct mk_fs_handle *h, size_t size, off_t off)
 {
+	char *out = NULL;
+	size_t n = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&h->lock);
@@ -279,15 +285,21 @@ static void read_text(struct mk_fs *fs, fuse_req_t req,
 		h->snap.oom = 0;
 		rc = gen_text(fs, &h->node, &h->snap);
 	}
+	if (rc == 0 && (uint64_t)off < h->snap.len) {
+		n = h->snap.len - (size_t)off < size ? h->snap.len - (size_t)off :
+						      size;
+		out = malloc(n);
+		if (out)
+			memcpy(out, h->snap.buf + off, n);
+		else
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&h->lock);
 	if (rc)
 		mk_fs_reply_err(req, rc);
-	else if ((uint64_t)off >= h->snap.len)
-		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, h->snap.buf + off,
-			       h->snap.len - (size_t)off < size ?
-				       h->snap.len - (size_t)off : size);
-	pthread_mutex_unlock(&h->lock);
+		fuse_reply_buf(req, out, n);
+	free(out);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
