@@ -222,13 +222,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	h = calloc(1, sizeof(*h));
-	if (!h || (n.kind == MK_FS_CALL && mk_fs_call_open(fs, h))) {
-		free(h);
+	if (!h) {
 		mk_fs_reply_err(req, -ENOMEM);
 		return;
 	}
 	pthread_mutex_init(&h->lock, NULL);
 	h->node = n;
+	if (n.kind == MK_FS_CALL && mk_fs_call_open(fs, h)) {
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		mk_fs_reply_err(req, -ENOMEM);
+		return;
+	}
 	/* Reads are live, sizes read as 0. `call` ignores offsets but stays
 	 * seekable: head(1) and bash's read seek on the descriptors they get. */
 	if (n.kind == MK_FS_README)

@@ -15,6 +15,7 @@
 #include "runtime/err.h"
 
 struct mk_backend;
+struct mk_scan_env;
 
 /* What the runtime hands a backend at create time. */
 struct mk_backend_params {
@@ -71,6 +72,19 @@ struct mk_backend_ops {
 	int (*read_dbg)(struct mk_backend *b, uint32_t *out, size_t cap);
 	/* Human description of the device ("host, 2 threads"). */
 	void (*describe)(struct mk_backend *b, char *buf, size_t len);
+	/*
+	 * Optional (NULL: unsupported). Memory both the host and the kernel
+	 * can read and write (mapped pinned memory for CUDA), zeroed.
+	 */
+	void *(*alloc_shared)(struct mk_backend *b, size_t bytes);
+	void (*free_shared)(struct mk_backend *b, void *p);
+	/*
+	 * Optional: the SCAN_CHUNK / DFA_STEP tables (runtime/scan.h), in
+	 * shared memory; called again whenever sets change, NULL to clear.
+	 * -ENOTSUP with a Fix: hint when the backend cannot scan.
+	 */
+	int (*set_scan)(struct mk_backend *b, struct mk_scan_env *env,
+			struct mk_err *err);
 };
 
 extern const struct mk_backend_ops mk_backend_cpu_ops;

@@ -23,6 +23,8 @@
 
 #include "runtime/backend.h"
 #include "runtime/interp.h"
+#include "runtime/scan.h"
+#include "runtime/stream.h"
 #include "runtime/wake.h"
 
 #define NQUEUES (MK_PRIORITY_LEVELS + 1u) /* + "outside every partition" */
@@ -39,6 +41,7 @@ struct mk_backend {
 	uint32_t bell;      /* atomic futex word: bumped by every kick */
 	uint32_t sleepers;  /* atomic: workers blocked on bell */
 	uint32_t park_gen;  /* atomic: bumped by host control writes */
+	struct mk_scan_env *scan; /* atomic pointer: SCAN_CHUNK tables or NULL */
 	pthread_mutex_t park_mu;
 	uint32_t *parked;   /* slots left PUBLISHED for a disabled tenant */
 	uint32_t nparked;   /* under park_mu; read racily as a hint */
@@ -118,6 +121,13 @@ static void complete(struct mk_backend *b, uint32_t slot)
 	uint32_t base = slot * MK_SLOT_WORDS;
 
 	memcpy(w, &b->x.ring[base], sizeof(w));
+	if (w[MK_OPCODE_WORD] == MK_OP_SCAN_CHUNK) {
+		struct mk_scan_env *env = __atomic_load_n(&b->scan,
+							  __ATOMIC_ACQUIRE);
+
+		if (env)
+			mk_scan_exec_host(env, w);
+	}
 	mk_exec_claimed(&b->x, base, w);
 	b->p.progress(b->p.progress_arg);
 }
@@ -426,6 +436,19 @@ static void cpu_describe(struct mk_backend *b, char *buf, size_t len)
 	snprintf(buf, len, "host (%u worker threads)", n);
 }
 
+static int cpu_set_scan(struct mk_backend *b, struct mk_scan_env *env,
+			struct mk_err *err)
+{
+	(void)err;
+	/* DFA_STEP reads env->sets; a free set has next == NULL. */
+	if (b->x.sets != (env ? env->sets : NULL)) { /* set once per env */
+		b->x.sets = env ? env->sets : NULL;
+		b->x.nsets = env ? MK_SCAN_MAX_SETS : 0;
+	}
+	__atomic_store_n(&b->scan, env, __ATOMIC_RELEASE);
+	return 0;
+}
+
 const struct mk_backend_ops mk_backend_cpu_ops = {
 	.name = "cpu",
 	.probe = cpu_probe,
@@ -440,4 +463,5 @@ const struct mk_backend_ops mk_backend_cpu_ops = {
 	.write_ctl = cpu_write_ctl,
 	.read_dbg = cpu_read_dbg,
 	.describe = cpu_describe,
+	.set_scan = cpu_set_scan,
 };

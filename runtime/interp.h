@@ -17,6 +17,7 @@
 #define MK_RUNTIME_INTERP_H
 
 #include "runtime/abi.h"
+#include "runtime/dfa.h"
 
 #ifdef __CUDACC__
 #define MK_FN static __device__ __forceinline__
@@ -60,9 +61,9 @@ struct mk_exec {
 	uint32_t ctl_words;
 	uint32_t ring_words;
 	uint32_t dbg_words;
-	/* DFA_STEP tables (issue 5); NULL keeps DFA_STEP a metered no-op. */
-	const uint32_t *dfa;
-	uint32_t dfa_words;
+	/* Pattern sets for DFA_STEP (megafs extension); NULL: metered no-op. */
+	const struct mk_dfa_view *sets;
+	uint32_t nsets;
 };
 
 /* ---- control-word access with the out-of-bounds rules ------------------- */
@@ -154,18 +155,21 @@ MK_FN void mk_op_printf(const struct mk_exec *x, uint32_t slot_base,
 }
 
 /*
- * DFA_STEP extension (issue 5): next = table[a0 * 256 + (a1 & 0xFF)] of the
- * loaded DFA set, stored to observable a2. Without tables: metered no-op.
+ * DFA_STEP extension: next = next-table[a0 * 256 + (a1 & 0xFF)] of pattern
+ * set a3 (0, the first, when omitted), stored to observable a2 (u32
+ * wrapping like LOAD_U32). A state beyond the table reads 0. Without a
+ * loaded set a3 it stays the reference's metered no-op.
  */
 MK_FN void mk_op_dfa_step(const struct mk_exec *x, uint32_t a0, uint32_t a1,
-			  uint32_t a2)
+			  uint32_t a2, uint32_t a3)
 {
-	uint32_t idx = a0 * 256u + (a1 & 0xFFu);
+	const struct mk_dfa_view *v;
 
-	if (!x->dfa)
+	if (!x->sets || a3 >= x->nsets || !x->sets[a3].next)
 		return;
+	v = &x->sets[a3];
 	mk_ctl_xchg(x, MK_CTL_OBSERVABLE_BASE + a2,
-		    idx < x->dfa_words ? x->dfa[idx] : 0u);
+		    a0 < v->states ? mk_dfa_step(v->next, a0, (uint8_t)a1) : 0u);
 }
 
 /*
@@ -173,7 +177,7 @@ MK_FN void mk_op_dfa_step(const struct mk_exec *x, uint32_t a0, uint32_t a1,
  * is counted before the handler. Unknown opcodes fall through as no-ops.
  */
 MK_FN void mk_exec_op(const struct mk_exec *x, uint32_t slot_base, uint32_t op,
-		      uint32_t a0, uint32_t a1, uint32_t a2)
+		      uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3)
 {
 	if (op < MK_CTL_METRICS_SLOTS)
 		mk_ctl_add(x, MK_CTL_METRICS_BASE + op, 1u);
@@ -195,7 +199,7 @@ MK_FN void mk_exec_op(const struct mk_exec *x, uint32_t slot_base, uint32_t op,
 		mk_op_memcpy(x, a0, a1, a2);
 		break;
 	case MK_OP_DFA_STEP:
-		mk_op_dfa_step(x, a0, a1, a2);
+		mk_op_dfa_step(x, a0, a1, a2, a3);
 		break;
 	case MK_OP_BATCH_FENCE:
 		mk_ctl_add(x, MK_CTL_EPOCH, 1u);
@@ -236,7 +240,7 @@ MK_FN void mk_exec_packed(const struct mk_exec *x, uint32_t slot_base,
 			continue; /* the reference skips it silently */
 		mk_exec_op(x, slot_base, op, w[MK_ARG0_WORD + base],
 			   w[MK_ARG0_WORD + base + 1u],
-			   w[MK_ARG0_WORD + base + 2u]);
+			   w[MK_ARG0_WORD + base + 2u], 0u);
 	}
 }
 
@@ -252,7 +256,7 @@ MK_FN void mk_exec_claimed(const struct mk_exec *x, uint32_t slot_base,
 	uint32_t op = w[MK_OPCODE_WORD];
 
 	mk_exec_op(x, slot_base, op, w[MK_ARG0_WORD], w[MK_ARG0_WORD + 1u],
-		   w[MK_ARG0_WORD + 2u]);
+		   w[MK_ARG0_WORD + 2u], w[MK_ARG0_WORD + 3u]);
 	if (op == MK_OP_PACKED_SLOT)
 		mk_exec_packed(x, slot_base, w);
 	mk_ctl_add(x, MK_CTL_DONE_COUNT, 1u);

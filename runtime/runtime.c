@@ -657,3 +657,43 @@ int mk_runtime_status(struct mk_runtime *rt, struct mk_status *st)
 	snprintf(st->note, sizeof(st->note), "%s", rt->note);
 	return 0;
 }
+
+/* ---- extension support ---------------------------------------------------- */
+
+void *mk_runtime_alloc_shared(struct mk_runtime *rt, size_t bytes)
+{
+	void *p;
+
+	if (rt->ops->alloc_shared)
+		return rt->ops->alloc_shared(rt->be, bytes);
+	p = aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+void mk_runtime_free_shared(struct mk_runtime *rt, void *p)
+{
+	if (!p)
+		return;
+	if (rt->ops->free_shared)
+		rt->ops->free_shared(rt->be, p);
+	else
+		free(p);
+}
+
+int mk_runtime_set_scan(struct mk_runtime *rt, struct mk_scan_env *env,
+			struct mk_err *err)
+{
+	if (!rt->ops->set_scan)
+		return mk_err_setf(err, -ENOTSUP,
+				   "mount with -o backend=cpu to stream files",
+				   "the %s backend cannot run SCAN_CHUNK yet",
+				   rt->ops->name);
+	return rt->ops->set_scan(rt->be, env, err);
+}
+
+const char *mk_runtime_backend(struct mk_runtime *rt)
+{
+	return rt->ops->name;
+}

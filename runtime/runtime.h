@@ -200,6 +200,20 @@ uint32_t mk_runtime_slots(struct mk_runtime *rt);
 int mk_runtime_read_debug(struct mk_runtime *rt, uint32_t *out, size_t cap);
 uint32_t mk_runtime_debug_words(struct mk_runtime *rt);
 
+/* ---- extension support (runtime/stream.c) -------------------------------- */
+
+struct mk_scan_env;
+/* Zeroed memory the kernel can read (mapped pinned for CUDA); NULL on
+ * failure. Free with mk_runtime_free_shared. */
+void *mk_runtime_alloc_shared(struct mk_runtime *rt, size_t bytes);
+void mk_runtime_free_shared(struct mk_runtime *rt, void *p);
+/* Hand the scan tables to the backend (NULL clears). -ENOTSUP + Fix: when
+ * the backend cannot run SCAN_CHUNK. */
+int mk_runtime_set_scan(struct mk_runtime *rt, struct mk_scan_env *env,
+			struct mk_err *err);
+/* The backend's name ("cpu" or "cuda"). */
+const char *mk_runtime_backend(struct mk_runtime *rt);
+
 /* ---- status -------------------------------------------------------------- */
 
 struct mk_status {

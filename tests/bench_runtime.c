@@ -149,13 +149,18 @@ static double bench_inline(uint32_t op, uint64_t total)
 {
 	uint32_t *ctl = calloc(MK_CONTROL_MIN_WORDS + 256, 4);
 	uint32_t *ring = calloc(RING * MK_SLOT_WORDS, 4);
-	struct mk_exec x = { ctl, ring, NULL, MK_CONTROL_MIN_WORDS + 256,
-			     RING * MK_SLOT_WORDS, 0, NULL, 0 };
+	struct mk_exec x;
 	uint32_t w[MK_SLOT_WORDS] = { MK_SLOT_CLAIMED, op, 0, 2, 1,
 				      MK_CTL_OBSERVABLE_BASE };
 	uint64_t i;
-	int64_t t0 = mk_now_ns();
+	int64_t t0;
 
+	memset(&x, 0, sizeof(x));
+	x.ctl = ctl;
+	x.ring = ring;
+	x.ctl_words = MK_CONTROL_MIN_WORDS + 256;
+	x.ring_words = RING * MK_SLOT_WORDS;
+	t0 = mk_now_ns();
 	for (i = 0; i < total; i++)
 		mk_exec_claimed(&x, (uint32_t)(i % RING) * MK_SLOT_WORDS, w);
 	t0 = mk_now_ns() - t0;

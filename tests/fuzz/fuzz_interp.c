@@ -3,7 +3,7 @@
  * tests/fuzz/fuzz_interp.c - libFuzzer harness for the opcode semantics of
  * runtime/interp.h on raw input: a fuzzed 16-word slot (any opcode, any
  * packed payload bytes) run by mk_exec_claimed against exactly-sized
- * control, debug-log and DFA buffers of fuzzed lengths (0 words included),
+ * control and debug-log buffers of fuzzed lengths and hand-made DFA sets (0 words included),
  * plus the claim helpers. ASan catches any access past the bound lengths
  * (PROTOCOL.md 0.3: out-of-range loads read 0, stores vanish). Checks: the
  * slot ends DONE and no other ring word moves; the debug log changes
@@ -18,7 +18,8 @@
 #include "tests/fuzz/mk_fuzz.h"
 
 struct ip_bufs {
-	uint32_t *ctl, *dbg, *ring, *dfa;
+	uint32_t *ctl, *dbg, *ring;
+	struct mk_dfa_view *sets;
 	struct mk_exec x;
 };
 
@@ -46,40 +47,38 @@ static void ip_dup_into(struct ip_bufs *dst, const struct ip_bufs *src)
 	memcpy(dst->ctl, src->ctl, (size_t)s->ctl_words * 4u);
 	memcpy(dst->dbg, src->dbg, (size_t)s->dbg_words * 4u);
 	memcpy(dst->ring, src->ring, (size_t)s->ring_words * 4u);
-	dst->dfa = NULL;
+	dst->sets = NULL;
 	dst->x = *s;
 	dst->x.ctl = dst->ctl;
 	dst->x.dbg = dst->dbg;
 	dst->x.ring = dst->ring;
 }
 
-static void ip_free(struct ip_bufs *b, int own_dfa)
+static void ip_free(struct ip_bufs *b)
 {
 	free(b->ctl);
 	free(b->dbg);
 	free(b->ring);
-	if (own_dfa)
-		free(b->dfa);
+	if (b->sets)
+		t_fuzz_sets_free(b->sets, b->x.nsets);
 }
 
 /* Ring of @slots slots; the slot at @base gets the fuzzed image @w. */
 static void ip_init(struct ip_bufs *b, struct t_in *in, uint32_t slots)
 {
+	memset(&b->x, 0, sizeof(b->x));
 	b->x.ctl_words = (t_in_u8(in) & 1u) ? t_in_below(in, 40) :
 					      t_in_below(in, 200);
 	b->x.dbg_words = t_in_below(in, 4u * 6u + 3u);
-	b->x.dfa_words = t_in_below(in, 3u * 256u + 5u);
 	b->x.ring_words = slots * MK_SLOT_WORDS;
 	b->ctl = ip_words(in, b->x.ctl_words);
 	b->dbg = ip_words(in, b->x.dbg_words);
-	b->dfa = (t_in_u8(in) & 1u) ? ip_words(in, b->x.dfa_words) : NULL;
 	b->ring = ip_words(in, b->x.ring_words);
+	b->sets = t_fuzz_sets_new(in, &b->x.nsets);
 	b->x.ctl = b->ctl;
 	b->x.dbg = b->dbg;
 	b->x.ring = b->ring;
-	b->x.dfa = b->dfa;
-	if (!b->dfa)
-		b->x.dfa_words = 0;
+	b->x.sets = b->sets;
 }
 
 /*
@@ -120,7 +119,6 @@ static void ip_check_exec(struct ip_bufs *b, uint32_t base, const uint32_t *w)
 	memcpy(ring0, b->ring, (size_t)b->x.ring_words * 4u);
 	memcpy(dbg0, b->dbg, (size_t)b->x.dbg_words * 4u);
 	ip_dup_into(&again, b);
-	again.x.dfa = b->dfa;
 	mk_exec_claimed(&b->x, base, w);
 	mk_exec_claimed(&again.x, base, w);
 	T_FUZZ_CHECK(b->ring[base + MK_STATUS_WORD] == MK_SLOT_DONE,
@@ -139,7 +137,7 @@ static void ip_check_exec(struct ip_bufs *b, uint32_t base, const uint32_t *w)
 		     "exec is not deterministic");
 	for (i = 0; i < b->x.ring_words; i++)
 		T_FUZZ_CHECK(again.ring[i] == b->ring[i], "ring word %u", i);
-	ip_free(&again, 0);
+	ip_free(&again);
 	free(dbg0);
 	free(ring0);
 }
@@ -182,7 +180,7 @@ static void fuzz_interp_one(const uint8_t *data, size_t size)
 	memcpy(&b.ring[base], w, sizeof(w));
 	ip_check_claims(&b, base, &in);
 	ip_check_exec(&b, base, w);
-	ip_free(&b, 1);
+	ip_free(&b);
 }
 
 MK_FUZZ_ENTRY(fuzz_interp_one)

@@ -92,6 +92,7 @@ static void md_init(struct md_bufs *b, struct t_in *in, uint32_t lanes)
 {
 	uint8_t shape = t_in_u8(in);
 
+	memset(&b->x, 0, sizeof(b->x)); /* no DFA sets: DFA_STEP is a no-op */
 	b->x.ring_words = (shape & 1u) ?
 				  t_in_below(in, MD_MAX_LANES * 16u + 20u) :
 				  t_in_below(in, MD_MAX_LANES + 1u) * 16u;
@@ -99,8 +100,6 @@ static void md_init(struct md_bufs *b, struct t_in *in, uint32_t lanes)
 					MK_CONTROL_MIN_WORDS + t_in_below(in, 8);
 	b->x.dbg_words = (shape & 4u) ? t_in_below(in, 30) :
 					MK_DEBUG_BUFFER_WORDS;
-	b->x.dfa = NULL;
-	b->x.dfa_words = 0;
 	b->ring = t_fuzz_alloc((size_t)b->x.ring_words * 4u);
 	b->ctl = t_fuzz_alloc((size_t)b->x.ctl_words * 4u);
 	b->dbg = t_fuzz_alloc((size_t)b->x.dbg_words * 4u);

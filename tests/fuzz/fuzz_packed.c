@@ -7,8 +7,8 @@
  * errno equals an independent model of the encoder's rules; the payload
  * decodes back to the ops; and a slot encoded with at most 4 ops (always
  * so under MK_PACK_STRICT) executes exactly like its inner ops run one by
- * one with the args taken from the encoder's input, on copies of the same
- * control/debug/DFA buffers.
+ * one (set index 0) with the args taken from the encoder's input, on
+ * copies of the same control/debug buffers and DFA sets.
  * Run: scripts/fuzz.sh (seeds: tests/fuzz/corpus/packed/).
  * MK_FUZZ_SOURCES: runtime/proto.c runtime/err.c
  * MK_FUZZ_OPTIONS: -max_len=4096
@@ -123,8 +123,9 @@ static void pk_check_payload(const struct pk_ops *o, const uint32_t *payload,
 
 /* Two identical sets of buffers: A runs the packed slot, B the oracle. */
 struct pk_bufs {
-	uint32_t *ctl[2], *dbg[2], *ring[2], *dfa;
-	uint32_t ctl_words, dbg_words, dfa_words;
+	uint32_t *ctl[2], *dbg[2], *ring[2];
+	uint32_t ctl_words, dbg_words, nsets;
+	struct mk_dfa_view *sets;
 	struct mk_exec x[2];
 };
 
@@ -144,10 +145,9 @@ static void pk_bufs_init(struct pk_bufs *b, struct t_in *in)
 
 	b->ctl_words = t_in_below(in, MK_CONTROL_MIN_WORDS + 24u);
 	b->dbg_words = t_in_below(in, 1u + 4u * 4u + 3u);
-	b->dfa_words = (t_in_u8(in) & 1u) ? t_in_below(in, 600) : 0u;
 	b->ctl[0] = pk_words(in, b->ctl_words);
 	b->dbg[0] = pk_words(in, b->dbg_words);
-	b->dfa = b->dfa_words ? pk_words(in, b->dfa_words) : NULL;
+	b->sets = t_fuzz_sets_new(in, &b->nsets);
 	b->ctl[1] = t_fuzz_alloc((size_t)b->ctl_words * 4u);
 	b->dbg[1] = t_fuzz_alloc((size_t)b->dbg_words * 4u);
 	memcpy(b->ctl[1], b->ctl[0], (size_t)b->ctl_words * 4u);
@@ -155,14 +155,15 @@ static void pk_bufs_init(struct pk_bufs *b, struct t_in *in)
 	for (k = 0; k < 2; k++) {
 		b->ring[k] = t_fuzz_alloc(MK_SLOT_BYTES);
 		memset(b->ring[k], 0, MK_SLOT_BYTES);
+		memset(&b->x[k], 0, sizeof(b->x[k]));
 		b->x[k].ctl = b->ctl[k];
 		b->x[k].ring = b->ring[k];
 		b->x[k].dbg = b->dbg[k];
 		b->x[k].ctl_words = b->ctl_words;
 		b->x[k].ring_words = MK_SLOT_WORDS;
 		b->x[k].dbg_words = b->dbg_words;
-		b->x[k].dfa = b->dfa;
-		b->x[k].dfa_words = b->dfa_words;
+		b->x[k].sets = b->sets;
+		b->x[k].nsets = b->nsets;
 	}
 }
 
@@ -175,7 +176,7 @@ static void pk_bufs_fini(struct pk_bufs *b)
 		free(b->dbg[k]);
 		free(b->ring[k]);
 	}
-	free(b->dfa);
+	t_fuzz_sets_free(b->sets, b->nsets);
 }
 
 /*
@@ -205,7 +206,7 @@ static void pk_check_exec(const struct pk_ops *o, const uint32_t *payload,
 			if (meta + off + 3u <= MK_ARGS_PER_SLOT)
 				mk_exec_op(&b.x[1], 0, o->op[i].opcode,
 					   o->flat[off], o->flat[off + 1],
-					   o->flat[off + 2]);
+					   o->flat[off + 2], 0u);
 			off += (uint32_t)o->op[i].nargs;
 		}
 		mk_ctl_add(&b.x[1], MK_CTL_DONE_COUNT, 1u);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/dfa.h"
 #include "runtime/err.h"
 
 #ifdef MK_FUZZ_REPLAY
@@ -149,6 +150,50 @@ static inline void *t_fuzz_alloc(size_t n)
 	if (!p)
 		abort();
 	return p;
+}
+
+/*
+ * 0..3 hand-made pattern-set views for DFA_STEP (runtime/interp.h): 1..3
+ * states each, exactly states*256 next words (values need not be valid
+ * states: DFA_STEP only stores them), and sometimes no table at all.
+ */
+static inline struct mk_dfa_view *t_fuzz_sets_new(struct t_in *in,
+						  uint32_t *nsets)
+{
+	uint32_t n = t_in_below(in, 4), k, i, cells;
+	struct mk_dfa_view *v = t_fuzz_alloc(n * sizeof(*v));
+	uint32_t *next, *acc;
+
+	for (k = 0; k < n; k++) {
+		v[k].states = 1u + t_in_below(in, 3);
+		v[k].max_len = 0;
+		v[k].next = NULL;
+		v[k].accept = NULL;
+		if (!(t_in_u8(in) & 3u))
+			continue;
+		cells = v[k].states * 256u;
+		next = t_fuzz_alloc(cells * sizeof(*next));
+		acc = t_fuzz_alloc(v[k].states * sizeof(*acc));
+		for (i = 0; i < cells; i++)
+			next[i] = (i & 7u) ? i / 256u : t_in_u8(in);
+		for (i = 0; i < v[k].states; i++)
+			acc[i] = t_in_u8(in) & 1u;
+		v[k].next = next;
+		v[k].accept = acc;
+	}
+	*nsets = n;
+	return v;
+}
+
+static inline void t_fuzz_sets_free(struct mk_dfa_view *v, uint32_t n)
+{
+	uint32_t k;
+
+	for (k = 0; k < n; k++) {
+		free((void *)(uintptr_t)v[k].next);
+		free((void *)(uintptr_t)v[k].accept);
+	}
+	free(v);
 }
 
 #endif /* MK_TESTS_FUZZ_MK_FUZZ_H */

@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/stream.c - file streams through the resident megakernel; see
+ * runtime/stream.h. One thread per stream moves chunks from the io_uring
+ * reader into SCAN_CHUNK slots and merges their results; the kernel (CPU
+ * workers or the GPU) does the scanning.
+ */
+#include "runtime/stream.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/uring.h"
+#include "runtime/wake.h"
+
+#define HIT_PIECE 65536u          /* bytes scanned per hit-reporting step */
+#define WAIT_NS 5000000           /* bounded waits: 5 ms, never a sleep */
+
+struct mk_scan_pool {
+	struct mk_runtime *rt;
+	struct mk_scan_env *env; /* shared with the kernel */
+	pthread_mutex_t mu;      /* guards the fields below and env tables */
+	uint8_t buf_used[MK_SCAN_MAX_BUFS];
+	uint32_t set_users[MK_SCAN_MAX_SETS]; /* running streams per set */
+};
+
+struct flight {
+	int slot;           /* ring slot, -1 when idle */
+	uint64_t new_bytes; /* file bytes this chunk adds */
+};
+
+struct mk_stream {
+	struct mk_scan_pool *pool;
+	struct mk_runtime *rt;
+	struct mk_stream_params p;
+	int carry;                         /* binary DFA: ordered, carry state */
+	uint32_t carry_state;
+	struct mk_uring_reader *rd;
+	uint32_t pbuf[MK_STREAM_BUFS];     /* pool buffer of reader buffer i */
+	struct flight fl[MK_STREAM_BUFS];
+	uint32_t inflight;
+	pthread_t th;
+	int started;
+	int cancel;                        /* atomic request */
+	pthread_mutex_t mu;                /* guards the results below */
+	enum mk_stream_state state;
+	uint64_t bytes, matches, chunks;
+	int64_t t0, t1;
+	char error[MK_ERR_MSG_MAX];
+	char io[128];
+	struct mk_scan_hit *kept;          /* max_hits entries, sorted */
+	size_t nkept;
+};
+
+/* ---- host execution of SCAN_CHUNK ------------------------------------------ */
+
+struct hit_ctx {
+	struct mk_scan_out *out;
+	struct mk_scan_hit *hits;
+	uint32_t cap;
+	uint64_t base; /* file offset of the piece being scanned */
+};
+
+static void record_hit(void *arg, uint32_t pattern, size_t end)
+{
+	struct hit_ctx *c = arg;
+
+	if (c->out->nhits >= c->cap) {
+		c->out->overflow = 1;
+		return;
+	}
+	c->hits[c->out->nhits].pattern = pattern;
+	c->hits[c->out->nhits].end_offset = c->base + end;
+	c->out->nhits++;
+}
+
+void mk_scan_exec_host(struct mk_scan_env *env, const uint32_t *w)
+{
+	const uint32_t *a = &w[MK_ARG0_WORD];
+	uint32_t bi = a[0], len = a[1], from = a[2], set = a[3], state = a[4];
+	const struct mk_dfa *d;
+	struct hit_ctx c;
+	uint32_t pos = 0;
+	uint64_t m = 0;
+
+	if (bi >= MK_SCAN_MAX_BUFS || set >= MK_SCAN_MAX_SETS ||
+	    !env->bufs[bi] || !env->dfas[set])
+		return; /* bad indices: a no-op that still completes */
+	d = env->dfas[set];
+	if (len > env->caps[bi])
+		len = env->caps[bi];
+	if (state >= mk_dfa_states(d))
+		state = 0;
+	memset(&env->outs[bi], 0, sizeof(env->outs[bi]));
+	c.out = &env->outs[bi];
+	c.hits = env->hits[bi];
+	c.cap = a[7] < MK_SCAN_HITS_CAP ? a[7] : MK_SCAN_HITS_CAP;
+	/* Hits in order until the cap is reached, then the fast count. */
+	while (pos < len && c.out->nhits < c.cap) {
+		uint32_t piece = len - pos < HIT_PIECE ? len - pos : HIT_PIECE;
+
+		c.base = ((uint64_t)a[6] << 32 | a[5]) + pos;
+		m += mk_dfa_scan_hits(d, env->bufs[bi] + pos, piece,
+				      from > pos ? from - pos : 0, &state,
+				      record_hit, &c);
+		pos += piece;
+	}
+	if (pos < len) {
+		uint64_t rest = mk_dfa_scan_count(d, env->bufs[bi] + pos,
+						  len - pos,
+						  from > pos ? from - pos : 0,
+						  &state);
+
+		c.out->overflow |= rest != 0;
+		m += rest;
+	}
+	c.out->matches = m;
+	c.out->end_state = state;
+}
+
+/* ---- pool ---------------------------------------------------------------------- */
+
+int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
+			struct mk_err *err)
+{
+	struct mk_scan_pool *pool;
+	int rc;
+
+	pool = calloc(1, sizeof(*pool));
+	if (!pool)
+		return mk_err_set(err, -ENOMEM, "cannot allocate the scan pool",
+				  "free some memory and remount");
+	pool->rt = rt;
+	pthread_mutex_init(&pool->mu, NULL);
+	pool->env = mk_runtime_alloc_shared(rt, sizeof(*pool->env));
+	if (!pool->env) {
+		rc = mk_err_set(err, -ENOMEM, "cannot allocate the scan tables",
+				"free some memory and remount");
+		goto out_free_pool;
+	}
+	rc = mk_runtime_set_scan(rt, pool->env, err);
+	if (rc)
+		goto out_free_env;
+	*out = pool;
+	return 0;
+
+out_free_env:
+	mk_runtime_free_shared(rt, pool->env);
+out_free_pool:
+	pthread_mutex_destroy(&pool->mu);
+	free(pool);
+	return rc;
+}
+
+void mk_scan_pool_destroy(struct mk_scan_pool *pool)
+{
+	uint32_t i;
+
+	if (!pool)
+		return;
+	mk_runtime_set_scan(pool->rt, NULL, NULL);
+	for (i = 0; i < MK_SCAN_MAX_BUFS; i++) {
+		mk_runtime_free_shared(pool->rt, pool->env->bufs[i]);
+		mk_runtime_free_shared(pool->rt, pool->env->hits[i]);
+	}
+	mk_runtime_free_shared(pool->rt, pool->env);
+	pthread_mutex_destroy(&pool->mu);
+	free(pool);
+}
+
+static void set_view(struct mk_scan_pool *pool, int idx, const struct mk_dfa *d)
+{
+	pool->env->dfas[idx] = d;
+	pool->env->sets[idx] = d ? mk_dfa_view(d) : (struct mk_dfa_view){ 0 };
+	/* The backend may keep its own copy (device tables): tell it. */
+	mk_runtime_set_scan(pool->rt, pool->env, NULL);
+}
+
+int mk_scan_pool_add_set(struct mk_scan_pool *pool, const struct mk_dfa *d,
+			 struct mk_err *err)
+{
+	int i;
+
+	pthread_mutex_lock(&pool->mu);
+	for (i = 0; i < (int)MK_SCAN_MAX_SETS; i++) {
+		if (!pool->env->dfas[i]) {
+			set_view(pool, i, d);
+			pthread_mutex_unlock(&pool->mu);
+			return i;
+		}
+	}
+	pthread_mutex_unlock(&pool->mu);
+	return mk_err_setf(err, -ENOSPC, "rmdir pattern sets you no longer need",
+			   "all %u pattern sets are in use", MK_SCAN_MAX_SETS);
+}
+
+int mk_scan_pool_replace_set(struct mk_scan_pool *pool, int idx,
+			     const struct mk_dfa *d, struct mk_err *err)
+{
+	int rc = 0;
+
+	if (idx < 0 || idx >= (int)MK_SCAN_MAX_SETS)
+		return mk_err_set(err, -ENOENT, "no such pattern set",
+				  "create it with mkdir patterns/NAME");
+	pthread_mutex_lock(&pool->mu);
+	if (pool->set_users[idx])
+		rc = mk_err_set(err, -EBUSY, "a running stream uses this pattern set",
+				"wait for the stream to finish or cancel it");
+	else
+		set_view(pool, idx, d);
+	pthread_mutex_unlock(&pool->mu);
+	return rc;
+}
+
+int mk_scan_pool_remove_set(struct mk_scan_pool *pool, int idx,
+			    struct mk_err *err)
+{
+	return mk_scan_pool_replace_set(pool, idx, NULL, err);
+}
+
+/* Take MK_STREAM_BUFS buffers of at least @cap bytes; -EBUSY if none. */
+static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx, size_t cap,
+			struct mk_err *err)
+{
+	struct mk_scan_env *env = pool->env;
+	uint32_t n = 0, i;
+
+	for (i = 0; i < MK_SCAN_MAX_BUFS && n < MK_STREAM_BUFS; i++) {
+		if (pool->buf_used[i])
+			continue;
+		if (env->bufs[i] && env->caps[i] < cap) {
+			mk_runtime_free_shared(pool->rt, env->bufs[i]);
+			env->bufs[i] = NULL;
+		}
+		if (!env->bufs[i]) {
+			env->bufs[i] = mk_runtime_alloc_shared(pool->rt, cap);
+			env->caps[i] = env->bufs[i] ? (uint32_t)cap : 0;
+		}
+		if (!env->hits[i])
+			env->hits[i] = mk_runtime_alloc_shared(
+				pool->rt, MK_SCAN_HITS_CAP * sizeof(struct mk_scan_hit));
+		if (!env->bufs[i] || !env->hits[i])
+			break;
+		idx[n++] = i;
+	}
+	if (n == MK_STREAM_BUFS) {
+		for (i = 0; i < n; i++)
+			pool->buf_used[idx[i]] = 1;
+		return 0;
+	}
+	if (i < MK_SCAN_MAX_BUFS)
+		return mk_err_set(err, -ENOMEM, "cannot allocate staging buffers",
+				  "use a smaller chunk_bytes or free memory");
+	return mk_err_set(err, -EBUSY, "every staging buffer is in use",
+			  "wait for running streams to finish");
+}
+
+/* ---- the stream thread -------------------------------------------------------- */
+
+static void fail(struct mk_stream *s, const char *msg)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->state == MK_STREAM_RUNNING) {
+		s->state = MK_STREAM_FAILED;
+		snprintf(s->error, sizeof(s->error), "%s", msg);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+	const struct mk_scan_hit *x = a, *y = b;
+
+	if (x->end_offset != y->end_offset)
+		return x->end_offset < y->end_offset ? -1 : 1;
+	return (x->pattern > y->pattern) - (x->pattern < y->pattern);
+}
+
+/* Fold one chunk's result in: counts, and the first max_hits hits. */
+static void merge(struct mk_stream *s, uint32_t pb, uint64_t new_bytes)
+{
+	struct mk_scan_out *o = &s->pool->env->outs[pb];
+	struct mk_scan_hit *h = s->pool->env->hits[pb];
+	size_t n = o->nhits < s->p.max_hits ? o->nhits : s->p.max_hits;
+	struct mk_scan_hit *all;
+
+	pthread_mutex_lock(&s->mu);
+	s->matches += o->matches;
+	s->bytes += new_bytes;
+	s->chunks++;
+	s->carry_state = o->end_state;
+	all = malloc((s->nkept + n + 1) * sizeof(*all));
+	if (all) {
+		memcpy(all, s->kept, s->nkept * sizeof(*all));
+		memcpy(all + s->nkept, h, n * sizeof(*all));
+		qsort(all, s->nkept + n, sizeof(*all), cmp_hit);
+		s->nkept = s->nkept + n < s->p.max_hits ? s->nkept + n : s->p.max_hits;
+		memcpy(s->kept, all, s->nkept * sizeof(*all));
+		free(all);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Complete the chunks whose slots are DONE. Returns how many. */
+static int harvest(struct mk_stream *s)
+{
+	int done = 0;
+	uint32_t i;
+
+	for (i = 0; i < MK_STREAM_BUFS; i++) {
+		struct flight *f = &s->fl[i];
+
+		if (f->slot < 0 || mk_runtime_slot_done(s->rt, (uint32_t)f->slot) != 1)
+			continue;
+		merge(s, s->pbuf[i], f->new_bytes);
+		mk_runtime_release(s->rt, (uint32_t)f->slot);
+		f->slot = -1;
+		s->inflight--;
+		mk_uring_reader_release(s->rd, i);
+		done++;
+	}
+	return done;
+}
+
+/* Publish one chunk as a SCAN_CHUNK slot. */
+static int submit(struct mk_stream *s, const struct mk_chunk *ch)
+{
+	struct mk_slot img;
+	struct mk_err err;
+	int slot, rc;
+
+	while ((slot = mk_runtime_reserve(s->rt, NULL)) < 0) {
+		if (__atomic_load_n(&s->cancel, __ATOMIC_ACQUIRE))
+			return -ECANCELED;
+		harvest(s);
+		mk_runtime_wait_progress(s->rt, mk_runtime_progress(s->rt), WAIT_NS);
+	}
+	memset(&img, 0, sizeof(img));
+	img.opcode = MK_OP_SCAN_CHUNK;
+	img.priority = MK_PRIORITY_NORMAL;
+	img.args[0] = s->pbuf[ch->buf_id];
+	img.args[1] = (uint32_t)ch->len;
+	img.args[2] = (uint32_t)ch->overlap;
+	img.args[3] = (uint32_t)s->p.set;
+	img.args[4] = s->carry ? s->carry_state : 0;
+	img.args[5] = (uint32_t)ch->offset;
+	img.args[6] = (uint32_t)(ch->offset >> 32);
+	img.args[7] = s->p.max_hits;
+	rc = mk_runtime_publish_reserved(s->rt, (uint32_t)slot, &img, &err);
+	if (rc) {
+		mk_runtime_release(s->rt, (uint32_t)slot);
+		fail(s, err.msg);
+		return rc;
+	}
+	s->fl[ch->buf_id].slot = slot;
+	s->fl[ch->buf_id].new_bytes = ch->len - ch->overlap;
+	s->inflight++;
+	return 0;
+}
+
+/* Ask the reader for the next chunk. 1 = eof/cancel, 0 = go on, <0 fail. */
+static int pump(struct mk_stream *s)
+{
+	struct mk_chunk ch;
+	int rc;
+
+	/* Carry-state scans are sequential: one chunk in the kernel at a time. */
+	if (s->carry && s->inflight)
+		return 0;
+	rc = mk_uring_reader_next(s->rd, &ch, s->inflight ? 0 : WAIT_NS);
+	if (rc == 1)
+		return submit(s, &ch) == 0 ? 0 : -1;
+	if (rc == 0 || rc == -ECANCELED)
+		return 1;
+	if (rc == -ETIMEDOUT || rc == -ENOBUFS)
+		return 0;
+	fail(s, mk_err_msg(mk_uring_reader_err(s->rd)));
+	return -1;
+}
+
+static void *stream_main(void *arg)
+{
+	struct mk_stream *s = arg;
+	int eof = 0, rc;
+
+	while (!(eof && s->inflight == 0)) {
+		uint64_t seen = mk_runtime_progress(s->rt);
+
+		if (!eof && __atomic_load_n(&s->cancel, __ATOMIC_ACQUIRE)) {
+			mk_uring_reader_cancel(s->rd);
+			eof = 1;
+		}
+		if (harvest(s))
+			continue;
+		if (!eof) {
+			rc = pump(s);
+			if (rc) {
+				eof = 1;
+				if (rc < 0)
+					mk_uring_reader_cancel(s->rd);
+			}
+			if (rc || !s->inflight)
+				continue;
+		}
+		/*
+		 * Cancelled while the kernel is stopped: its slots stay
+		 * PUBLISHED and will run after a restart, so their buffers and
+		 * slots are left reserved (see put_buffers) instead of waiting.
+		 */
+		if (eof && !mk_runtime_running(s->rt))
+			break;
+		/* Slots in the kernel: sleep until something completes. */
+		mk_runtime_wait_progress(s->rt, seen, WAIT_NS);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->state == MK_STREAM_RUNNING)
+		s->state = __atomic_load_n(&s->cancel, __ATOMIC_ACQUIRE)
+				   ? MK_STREAM_CANCELLED
+				   : MK_STREAM_DONE;
+	s->t1 = mk_now_ns();
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- public stream API -------------------------------------------------------- */
+
+static int check_params(struct mk_scan_pool *pool,
+			const struct mk_stream_params *p, struct mk_err *err)
+{
+	if (p->chunk_bytes < MK_STREAM_MIN_CHUNK || p->chunk_bytes > MK_STREAM_MAX_CHUNK)
+		return mk_err_setf(err, -EINVAL, "use chunk_bytes between 4096 and 16777216",
+				   "chunk_bytes=%u is out of range", p->chunk_bytes);
+	if (p->max_hits > MK_SCAN_HITS_CAP)
+		return mk_err_setf(err, -EINVAL, "use max_hits between 0 and 65536",
+				   "max_hits=%u is out of range", p->max_hits);
+	if (p->set < 0 || p->set >= (int)MK_SCAN_MAX_SETS ||
+	    !pool->env->dfas[p->set])
+		return mk_err_set(err, -ENOENT, "the stream names no compiled pattern set",
+				  "write a pattern set name into streams/S/patterns, "
+				  "and literals or a dfa into it first");
+	return 0;
+}
+
+static int open_reader(struct mk_stream *s, struct mk_err *err)
+{
+	const struct mk_dfa *d = s->pool->env->dfas[s->p.set];
+	struct mk_uring_params up;
+	uint8_t *bufs[MK_STREAM_BUFS];
+	size_t ov = mk_dfa_overlap(d);
+	uint32_t i;
+	int rc;
+
+	s->carry = ov == MK_DFA_OVERLAP_UNBOUNDED;
+	for (i = 0; i < MK_STREAM_BUFS; i++) {
+		bufs[i] = s->pool->env->bufs[s->pbuf[i]];
+		s->fl[i].slot = -1;
+	}
+	memset(&up, 0, sizeof(up));
+	up.fd = s->p.fd;
+	up.file_size = s->p.size;
+	up.chunk_bytes = s->p.chunk_bytes;
+	up.overlap_bytes = s->carry ? 0 : ov;
+	up.bufs = bufs;
+	up.nbuf = MK_STREAM_BUFS;
+	up.buf_cap = s->p.chunk_bytes + MK_DFA_MAX_PATLEN;
+	up.flags = s->carry ? MK_URING_ORDERED : 0;
+	rc = mk_uring_reader_create(&up, &s->rd, err);
+	if (rc == 0)
+		snprintf(s->io, sizeof(s->io), "%s", mk_uring_reader_status(s->rd));
+	return rc;
+}
+
+static void put_buffers(struct mk_stream *s)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&s->pool->mu);
+	for (i = 0; i < MK_STREAM_BUFS; i++)
+		if (s->fl[i].slot < 0) /* else the kernel may still read it */
+			s->pool->buf_used[s->pbuf[i]] = 0;
+	s->pool->set_users[s->p.set]--;
+	pthread_mutex_unlock(&s->pool->mu);
+}
+
+int mk_stream_start(struct mk_scan_pool *pool, const struct mk_stream_params *p,
+		    struct mk_stream **out, struct mk_err *err)
+{
+	struct mk_stream *s;
+	int rc;
+
+	rc = check_params(pool, p, err);
+	if (rc)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return mk_err_set(err, -ENOMEM, "cannot allocate the stream",
+				  "free some memory");
+	s->kept = calloc(p->max_hits + 1, sizeof(*s->kept));
+	if (!s->kept) {
+		free(s);
+		return mk_err_set(err, -ENOMEM, "cannot allocate the hit list",
+				  "use a smaller max_hits");
+	}
+	for (rc = 0; rc < (int)MK_STREAM_BUFS; rc++)
+		s->fl[rc].slot = -1;
+	s->pool = pool;
+	s->rt = pool->rt;
+	s->p = *p;
+	s->state = MK_STREAM_RUNNING;
+	s->t0 = mk_now_ns();
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_lock(&pool->mu);
+	rc = take_buffers(pool, s->pbuf, p->chunk_bytes + MK_DFA_MAX_PATLEN, err);
+	if (rc == 0)
+		pool->set_users[p->set]++;
+	pthread_mutex_unlock(&pool->mu);
+	if (rc)
+		goto out_free;
+	rc = open_reader(s, err);
+	if (rc)
+		goto out_put;
+	rc = pthread_create(&s->th, NULL, stream_main, s);
+	if (rc) {
+		rc = mk_err_set(err, -EAGAIN, "cannot start the stream thread",
+				"raise the thread limit");
+		goto out_reader;
+	}
+	s->started = 1;
+	*out = s;
+	return 0;
+
+out_reader:
+	mk_uring_reader_destroy(s->rd);
+out_put:
+	put_buffers(s);
+out_free:
+	pthread_mutex_destroy(&s->mu);
+	free(s->kept);
+	free(s);
+	return rc;
+}
+
+void mk_stream_cancel(struct mk_stream *s)
+{
+	if (s)
+		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELEASE);
+}
+
+void mk_stream_destroy(struct mk_stream *s)
+{
+	if (!s)
+		return;
+	mk_stream_cancel(s);
+	if (s->started)
+		pthread_join(s->th, NULL);
+	mk_uring_reader_destroy(s->rd);
+	close(s->p.fd);
+	put_buffers(s);
+	pthread_mutex_destroy(&s->mu);
+	free(s->kept);
+	free(s);
+}
+
+const char *mk_stream_state_name(enum mk_stream_state st)
+{
+	static const char *const names[] = { "running", "done", "failed",
+					     "cancelled" };
+
+	return (unsigned)st < 4 ? names[st] : "unknown";
+}
+
+int mk_stream_progress(struct mk_stream *s, struct mk_stream_progress *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->mu);
+	out->state = s->state;
+	out->bytes = s->bytes;
+	out->total = s->p.size;
+	out->matches = s->matches;
+	out->chunks = s->chunks;
+	out->elapsed_s = (double)((s->t1 ? s->t1 : mk_now_ns()) - s->t0) / 1e9;
+	snprintf(out->error, sizeof(out->error), "%s", s->error);
+	snprintf(out->io, sizeof(out->io), "%s", s->io);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+size_t mk_stream_hits(struct mk_stream *s, struct mk_scan_hit *out, size_t cap,
+		      uint64_t *dropped)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->nkept < cap ? s->nkept : cap;
+	memcpy(out, s->kept, n * sizeof(*out));
+	*dropped = s->matches - s->nkept;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}

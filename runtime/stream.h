@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/stream.h - files stream through the resident megakernel: an
+ * io_uring reader (runtime/uring.h) fills staging buffers the kernel can
+ * read; every completed chunk is published as a SCAN_CHUNK ring slot
+ * (runtime/scan.h) that the kernel executes like any other command; the
+ * stream thread merges the per-chunk counts and hits and gives the buffer
+ * back to the reader. Back-pressure: a stream owns a bounded number of
+ * buffers; reading waits for a free one, and ring commands published by
+ * users keep flowing beside it. Pairs with runtime/stream.c.
+ *
+ * Exactness across chunk boundaries: for a literal set each chunk re-reads
+ * max_len - 1 bytes before its start and counts only matches that end in
+ * its own bytes (proof in runtime/dfa.c), so chunks are independent and
+ * may complete in any order. A binary DFA (unknown longest match) is
+ * streamed in file order with the DFA state carried from chunk to chunk.
+ */
+#ifndef MK_RUNTIME_STREAM_H
+#define MK_RUNTIME_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/dfa.h"
+#include "runtime/err.h"
+#include "runtime/runtime.h"
+#include "runtime/scan.h"
+
+#define MK_STREAM_DEFAULT_CHUNK (4u << 20)
+#define MK_STREAM_MAX_CHUNK (16u << 20)
+#define MK_STREAM_MIN_CHUNK 4096u
+#define MK_STREAM_DEFAULT_HITS 1000u
+#define MK_STREAM_BUFS 4u /* staging buffers per stream */
+
+struct mk_scan_pool; /* per runtime: staging buffers and pattern sets */
+struct mk_stream;    /* one file being scanned */
+
+/* Host execution of a SCAN_CHUNK slot (the CPU backend calls this). */
+void mk_scan_exec_host(struct mk_scan_env *env, const uint32_t *slot_words);
+
+/*
+ * Create the pool for @rt and register its tables with the backend.
+ * -ENOTSUP (backend cannot scan), -ENOMEM; Fix: hints in @err.
+ */
+int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
+			struct mk_err *err);
+/* Free it; every stream must be destroyed first. NULL-tolerant. */
+void mk_scan_pool_destroy(struct mk_scan_pool *pool);
+
+/*
+ * Register a compiled set (the pool borrows @d until removed): returns its
+ * index (>= 0, the DFA_STEP/SCAN_CHUNK set number) or -ENOSPC.
+ */
+int mk_scan_pool_add_set(struct mk_scan_pool *pool, const struct mk_dfa *d,
+			 struct mk_err *err);
+/* Replace set @idx's DFA (same index), e.g. when literals are rewritten. */
+int mk_scan_pool_replace_set(struct mk_scan_pool *pool, int idx,
+			     const struct mk_dfa *d, struct mk_err *err);
+/* -EBUSY while a running stream uses it. */
+int mk_scan_pool_remove_set(struct mk_scan_pool *pool, int idx,
+			    struct mk_err *err);
+
+struct mk_stream_params {
+	int fd;              /* regular file opened by the caller (any creds) */
+	uint64_t size;       /* bytes to scan */
+	int set;             /* pattern set index in the pool */
+	uint32_t chunk_bytes;/* MK_STREAM_MIN_CHUNK..MK_STREAM_MAX_CHUNK */
+	uint32_t max_hits;   /* hits kept, 0..MK_SCAN_HITS_CAP */
+};
+
+/*
+ * Start scanning: takes ownership of @p->fd (closed on destroy). Returns 0,
+ * -EINVAL (bad params), -ENOENT (no such set), -EBUSY (no free staging
+ * buffers), -ENOMEM, or the reader's errors; Fix: hints in @err.
+ */
+int mk_stream_start(struct mk_scan_pool *pool, const struct mk_stream_params *p,
+		    struct mk_stream **out, struct mk_err *err);
+/* Ask it to stop; returns at once. The state becomes "cancelled". */
+void mk_stream_cancel(struct mk_stream *s);
+/* Cancel if running, wait until no read or slot is in flight, free. */
+void mk_stream_destroy(struct mk_stream *s);
+
+enum mk_stream_state {
+	MK_STREAM_RUNNING,
+	MK_STREAM_DONE,
+	MK_STREAM_FAILED,
+	MK_STREAM_CANCELLED
+};
+
+struct mk_stream_progress {
+	enum mk_stream_state state;
+	uint64_t bytes;   /* file bytes whose scan completed */
+	uint64_t total;
+	uint64_t matches;
+	uint64_t chunks;  /* chunks completed */
+	double elapsed_s; /* start to end (or now) */
+	char error[MK_ERR_MSG_MAX]; /* "" unless failed */
+	char io[128];     /* how the reader reads (READ_FIXED, ...) */
+};
+
+int mk_stream_progress(struct mk_stream *s, struct mk_stream_progress *out);
+const char *mk_stream_state_name(enum mk_stream_state st);
+
+/*
+ * Copy up to @cap of the kept hits (sorted by end offset, then pattern) and
+ * the number of further matches not kept in *@dropped. Returns the count.
+ */
+size_t mk_stream_hits(struct mk_stream *s, struct mk_scan_hit *out, size_t cap,
+		      uint64_t *dropped);
+
+#endif /* MK_RUNTIME_STREAM_H */

@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/check_stream.c - files streamed through the running CPU megakernel
+ * (io_uring reader -> SCAN_CHUNK slots -> merged counts and hits), checked
+ * against a brute-force oracle in this file: matches straddling chunk
+ * boundaries, overlapping matches, prefix/suffix patterns, bytes 0x00/0xFF,
+ * empty and 1-byte files, sizes not a multiple of the chunk, files larger
+ * than all staging buffers together, 1 and 1,000 patterns, binary DFAs
+ * (carry-state streaming), truncation while streaming, cancel, concurrent
+ * streams beside concurrent ring commands, and DFA_STEP.
+ *   build/release/tests/check_stream
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/stream.h"
+#include "runtime/uring.h"
+#include "runtime/wake.h"
+#include "tests/mk_check.h"
+#include "tests/t_runtime.h"
+
+struct pats {
+	uint8_t p[1000][16];
+	uint32_t len[1000];
+	uint32_t n;
+};
+
+static struct mk_runtime *rt;
+static struct mk_scan_pool *pool;
+static char path[64];
+
+static void setup(void)
+{
+	struct mk_err err;
+
+	rt = t_rt_start("cpu", 64, MK_SCHED_SHARDED, 0);
+	ck_assert_int_eq(mk_scan_pool_create(rt, &pool, &err), 0);
+	snprintf(path, sizeof(path), "/tmp/mk-stream.XXXXXX");
+	close(mkstemp(path));
+}
+
+static void teardown(void)
+{
+	mk_scan_pool_destroy(pool);
+	mk_runtime_destroy(rt);
+	unlink(path);
+}
+
+static void write_file(const uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Literals text of the pattern set, every byte escaped as \xHH. */
+static struct mk_dfa *compile(const struct pats *ps)
+{
+	char *text = malloc(ps->n * (16 * 4 + 1) + 1), *t = text;
+	struct mk_dfa *d = NULL;
+	struct mk_err err;
+	uint32_t i, j;
+
+	for (i = 0; i < ps->n; i++) {
+		for (j = 0; j < ps->len[i]; j++)
+			t += sprintf(t, "\\x%02x", ps->p[i][j]);
+		*t++ = '\n';
+	}
+	ck_assert_int_eq(mk_dfa_compile_literals(text, (size_t)(t - text), &d, &err), 0);
+	free(text);
+	return d;
+}
+
+/* Oracle: every (pattern, end) pair, sorted like the stream's hits. */
+static uint64_t oracle(const struct pats *ps, const uint8_t *buf, size_t len,
+		       struct mk_scan_hit *first, size_t cap, size_t *nfirst)
+{
+	uint64_t total = 0;
+	size_t pos, n = 0;
+	uint32_t i;
+
+	for (pos = 1; pos <= len; pos++) /* in end-offset order */
+		for (i = 0; i < ps->n; i++) {
+			if (ps->len[i] > pos ||
+			    memcmp(buf + pos - ps->len[i], ps->p[i], ps->len[i]))
+				continue;
+			total++;
+			if (n < cap) {
+				first[n].pattern = i;
+				first[n].end_offset = pos;
+				n++;
+			}
+		}
+	*nfirst = n;
+	return total;
+}
+
+static struct mk_stream_progress run_stream(int set, size_t size, uint32_t chunk,
+					    uint32_t max_hits)
+{
+	struct mk_stream_params p = { 0 };
+	struct mk_stream_progress pr;
+	struct mk_stream *s = NULL;
+	struct mk_err err;
+	uint64_t fsize;
+
+	p.fd = mk_uring_open_source(path, &fsize, &err);
+	ck_assert_int_ge(p.fd, 0);
+	ck_assert_uint_eq(fsize, size);
+	p.size = size;
+	p.set = set;
+	p.chunk_bytes = chunk;
+	p.max_hits = max_hits;
+	ck_assert_msg(mk_stream_start(pool, &p, &s, &err) == 0, "%s", err.msg);
+	do {
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+		mk_stream_progress(s, &pr);
+	} while (pr.state == MK_STREAM_RUNNING);
+	mk_stream_destroy(s);
+	return pr;
+}
+
+/* Stream @buf and compare counts and every kept hit with the oracle. */
+static void check_equal(const struct pats *ps, const uint8_t *buf, size_t len,
+			uint32_t chunk, uint32_t max_hits)
+{
+	struct mk_scan_hit *want = calloc(max_hits + 1, sizeof(*want));
+	struct mk_scan_hit *got = calloc(max_hits + 1, sizeof(*got));
+	struct mk_stream_params p = { 0 };
+	struct mk_stream_progress pr;
+	struct mk_dfa *d = compile(ps);
+	struct mk_stream *s = NULL;
+	struct mk_err err;
+	uint64_t total, dropped, fsize;
+	size_t nwant, ngot, i;
+	int set;
+
+	write_file(buf, len);
+	total = oracle(ps, buf, len, want, max_hits, &nwant);
+	set = mk_scan_pool_add_set(pool, d, &err);
+	ck_assert_int_ge(set, 0);
+	p.fd = mk_uring_open_source(path, &fsize, &err);
+	p.size = fsize;
+	p.set = set;
+	p.chunk_bytes = chunk;
+	p.max_hits = max_hits;
+	ck_assert_msg(mk_stream_start(pool, &p, &s, &err) == 0, "%s", err.msg);
+	do {
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+		mk_stream_progress(s, &pr);
+	} while (pr.state == MK_STREAM_RUNNING);
+	ck_assert_str_eq(mk_stream_state_name(pr.state), "done");
+	ck_assert_uint_eq(pr.matches, total);
+	ck_assert_uint_eq(pr.bytes, len);
+	ngot = mk_stream_hits(s, got, max_hits, &dropped);
+	ck_assert_uint_eq(ngot, nwant);
+	ck_assert_uint_eq(dropped, total - nwant);
+	for (i = 0; i < ngot; i++) {
+		ck_assert_uint_eq(got[i].end_offset, want[i].end_offset);
+		ck_assert_uint_eq(got[i].pattern, want[i].pattern);
+	}
+	mk_stream_destroy(s);
+	ck_assert_int_eq(mk_scan_pool_remove_set(pool, set, &err), 0);
+	mk_dfa_destroy(d);
+	free(want);
+	free(got);
+}
+
+static void add_pat(struct pats *ps, const char *s, size_t n)
+{
+	memcpy(ps->p[ps->n], s, n);
+	ps->len[ps->n++] = (uint32_t)n;
+}
+
+START_TEST(test_stream_boundaries_overlaps_prefixes)
+{
+	static struct pats ps;
+	size_t len = 4096 * 5 + 123, i;
+	uint8_t *buf = malloc(len);
+
+	ps.n = 0;
+	add_pat(&ps, "needle", 6);
+	add_pat(&ps, "need", 4);      /* prefix of another */
+	add_pat(&ps, "dle", 3);       /* suffix of another */
+	add_pat(&ps, "aaaa", 4);      /* overlapping */
+	add_pat(&ps, "\x00\xff\x00", 3);
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)"abcdaaaaane\x00\xff"[rand() % 13];
+	for (i = 1; i < 5; i++) /* straddle every chunk boundary */
+		memcpy(buf + i * 4096 - 3, "needle", 6);
+	memcpy(buf + len - 6, "needle", 6);
+	check_equal(&ps, buf, len, 4096, 1000);
+	check_equal(&ps, buf, len, 4096, 7); /* most hits dropped */
+	check_equal(&ps, buf, len, 8192, 0);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_stream_tiny_files)
+{
+	static struct pats ps;
+	uint8_t one = 'x';
+
+	ps.n = 0;
+	add_pat(&ps, "x", 1);
+	add_pat(&ps, "xy", 2);
+	check_equal(&ps, &one, 0, 4096, 10);
+	check_equal(&ps, &one, 1, 4096, 10);
+}
+END_TEST
+
+/* 1 MiB through 4 x 4 KiB staging buffers, 1,000 random patterns. */
+START_TEST(test_stream_large_file_many_patterns)
+{
+	static struct pats ps;
+	size_t len = (1u << 20) + 77, i;
+	uint8_t *buf = malloc(len);
+	uint32_t k;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(rand() % 4); /* small alphabet: many matches */
+	ps.n = 0;
+	for (k = 0; k < 1000; k++) {
+		ps.len[k] = 3 + (uint32_t)(rand() % 9);
+		for (i = 0; i < ps.len[k]; i++)
+			ps.p[k][i] = (uint8_t)(rand() % 4);
+	}
+	ps.n = 1000;
+	check_equal(&ps, buf, len, 4096, 500);
+	ps.n = 1;
+	check_equal(&ps, buf, len, 65536, 100);
+	free(buf);
+}
+END_TEST
+
+/* A binary DFA (unknown longest match) streams in order, carrying state. */
+START_TEST(test_stream_binary_dfa_carries_state)
+{
+	static struct pats ps;
+	size_t len = 4096 * 3 + 5, i, tb;
+	uint8_t *buf = malloc(len), *table;
+	struct mk_dfa *lit, *bin = NULL;
+	struct mk_stream_progress pr;
+	struct mk_scan_hit dummy[1];
+	struct mk_err err;
+	size_t nf;
+	int set;
+
+	ps.n = 0;
+	add_pat(&ps, "abcab", 5);
+	add_pat(&ps, "bca", 3);
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)"abc"[rand() % 3];
+	memcpy(buf + 4096 - 2, "abcab", 5);
+	write_file(buf, len);
+	lit = compile(&ps);
+	tb = mk_dfa_table_bytes(lit);
+	table = malloc(tb);
+	ck_assert_int_ge(mk_dfa_export(lit, table, tb), 0);
+	ck_assert_int_eq(mk_dfa_load_binary(table, tb, &bin, &err), 0);
+	set = mk_scan_pool_add_set(pool, bin, &err);
+	pr = run_stream(set, len, 4096, 10);
+	ck_assert_str_eq(mk_stream_state_name(pr.state), "done");
+	ck_assert_uint_eq(pr.matches, oracle(&ps, buf, len, dummy, 0, &nf));
+	mk_scan_pool_remove_set(pool, set, NULL);
+	mk_dfa_destroy(bin);
+	mk_dfa_destroy(lit);
+	free(table);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_stream_errors)
+{
+	static struct pats ps;
+	struct mk_stream_params p = { 0 };
+	struct mk_stream *s = NULL;
+	struct mk_err err;
+	struct mk_dfa *d;
+	uint64_t fsize;
+	int set;
+
+	ps.n = 0;
+	add_pat(&ps, "z", 1);
+	d = compile(&ps);
+	set = mk_scan_pool_add_set(pool, d, &err);
+	write_file((const uint8_t *)"zzz", 3);
+	p.fd = mk_uring_open_source(path, &fsize, &err);
+	p.size = fsize;
+	p.set = set;
+	p.chunk_bytes = 100; /* below the minimum */
+	p.max_hits = 1;
+	ck_assert_int_eq(mk_stream_start(pool, &p, &s, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	p.chunk_bytes = 4096;
+	p.set = set + 1; /* no such set */
+	ck_assert_int_eq(mk_stream_start(pool, &p, &s, &err), -ENOENT);
+	t_assert_fix(err.msg);
+	p.set = set;
+	p.max_hits = MK_SCAN_HITS_CAP + 1;
+	ck_assert_int_eq(mk_stream_start(pool, &p, &s, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	close(p.fd);
+	ck_assert_int_lt(mk_uring_open_source("/tmp", &fsize, &err), 0);
+	t_assert_fix(err.msg);
+	ck_assert_int_lt(mk_uring_open_source("relative", &fsize, &err), 0);
+	t_assert_fix(err.msg);
+	mk_scan_pool_remove_set(pool, set, NULL);
+	mk_dfa_destroy(d);
+}
+END_TEST
+
+/* The file shrinks while streaming: state=failed with a Fix:, no hang. */
+START_TEST(test_stream_truncated_while_streaming)
+{
+	static struct pats ps;
+	size_t len = 64u << 20;
+	struct mk_stream_params p = { 0 };
+	struct mk_stream_progress pr;
+	struct mk_stream *s = NULL;
+	struct mk_err err;
+	struct mk_dfa *d;
+	uint64_t fsize;
+	int fd;
+
+	ps.n = 0;
+	add_pat(&ps, "q", 1);
+	d = compile(&ps);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_eq(ftruncate(fd, (off_t)len), 0);
+	p.fd = mk_uring_open_source(path, &fsize, &err);
+	p.size = fsize;
+	p.set = mk_scan_pool_add_set(pool, d, &err);
+	p.chunk_bytes = 4096;
+	ck_assert_int_eq(mk_stream_start(pool, &p, &s, &err), 0);
+	ck_assert_int_eq(ftruncate(fd, 8192), 0);
+	close(fd);
+	do {
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+		mk_stream_progress(s, &pr);
+	} while (pr.state == MK_STREAM_RUNNING);
+	/* A race: the stream may finish 64 MiB before the truncate lands. */
+	if (pr.state != MK_STREAM_DONE) {
+		ck_assert_str_eq(mk_stream_state_name(pr.state), "failed");
+		t_assert_fix(pr.error);
+	}
+	mk_stream_destroy(s);
+	mk_scan_pool_remove_set(pool, p.set, NULL);
+	mk_dfa_destroy(d);
+}
+END_TEST
+
+START_TEST(test_stream_cancel_and_concurrent_ring)
+{
+	static struct pats ps;
+	size_t len = 32u << 20;
+	struct mk_stream_params p[2];
+	struct mk_stream_progress pr;
+	struct mk_stream *s[2] = { NULL, NULL };
+	uint32_t args[2] = { 1, MK_CTL_OBSERVABLE_BASE + 9 };
+	struct mk_err err;
+	struct mk_dfa *d;
+	uint64_t fsize;
+	int fd, i, k;
+
+	ps.n = 0;
+	add_pat(&ps, "\x00\x00", 2);
+	d = compile(&ps);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_eq(ftruncate(fd, (off_t)len), 0); /* zeros */
+	close(fd);
+	for (i = 0; i < 2; i++) {
+		memset(&p[i], 0, sizeof(p[i]));
+		p[i].fd = mk_uring_open_source(path, &fsize, &err);
+		p[i].size = fsize;
+		p[i].set = i == 0 ? mk_scan_pool_add_set(pool, d, &err) : p[0].set;
+		p[i].chunk_bytes = 1u << 20;
+		p[i].max_hits = 3;
+		ck_assert_int_eq(mk_stream_start(pool, &p[i], &s[i], &err), 0);
+	}
+	for (k = 0; k < 2000; k++) { /* ring commands keep flowing */
+		uint32_t slot = 60 + (uint32_t)k % 4;
+
+		while (mk_runtime_publish(rt, slot, 0, MK_OP_ATOMIC_ADD, args, 2,
+					  NULL) != 0)
+			mk_runtime_wait(rt, slot, T_WAIT_NS);
+	}
+	mk_stream_cancel(s[1]);
+	do {
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+		mk_stream_progress(s[0], &pr);
+	} while (pr.state == MK_STREAM_RUNNING);
+	ck_assert_str_eq(mk_stream_state_name(pr.state), "done");
+	ck_assert_uint_eq(pr.matches, len - 1);
+	mk_stream_destroy(s[1]); /* cancelled mid-stream: no leak, no hang */
+	mk_stream_destroy(s[0]);
+	for (k = 60; k < 64; k++)
+		ck_assert_int_eq(mk_runtime_wait(rt, (uint32_t)k, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_OBSERVABLE_BASE + 9), 2000);
+	mk_scan_pool_remove_set(pool, p[0].set, NULL);
+	mk_dfa_destroy(d);
+}
+END_TEST
+
+/* DFA_STEP: observable a2 := next[a0 * 256 + (a1 & 0xFF)] of set a3. */
+START_TEST(test_stream_dfa_step_opcode)
+{
+	static struct pats ps;
+	struct mk_dfa_view v;
+	struct mk_dfa *d;
+	uint32_t a[4];
+	int set;
+
+	ps.n = 0;
+	add_pat(&ps, "ab", 2);
+	d = compile(&ps);
+	set = mk_scan_pool_add_set(pool, d, NULL);
+	v = mk_dfa_view(d);
+	a[0] = 0; a[1] = 0x100 + 'a'; a[2] = 3; a[3] = (uint32_t)set;
+	t_run(rt, 0, MK_OP_DFA_STEP, a, 4);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_OBSERVABLE_BASE + 3), v.next['a']);
+	ck_assert_uint_ne(v.next['a'], 0);
+	a[0] = v.next['a']; a[1] = 'b'; a[2] = 4;
+	t_run(rt, 1, MK_OP_DFA_STEP, a, 4);
+	ck_assert_uint_eq(v.accept[t_ctl(rt, MK_CTL_OBSERVABLE_BASE + 4)], 1);
+	a[3] = 63; a[2] = 5; /* no such set: the reference's metered no-op */
+	t_run(rt, 2, MK_OP_DFA_STEP, a, 4);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_OBSERVABLE_BASE + 5), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE + MK_OP_DFA_STEP), 3);
+	mk_scan_pool_remove_set(pool, set, NULL);
+	mk_dfa_destroy(d);
+}
+END_TEST
+
+static Suite *stream_suite(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("cpu");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_stream_boundaries_overlaps_prefixes);
+	tcase_add_test(tc, test_stream_tiny_files);
+	tcase_add_test(tc, test_stream_large_file_many_patterns);
+	tcase_add_test(tc, test_stream_binary_dfa_carries_state);
+	tcase_add_test(tc, test_stream_errors);
+	tcase_add_test(tc, test_stream_truncated_while_streaming);
+	tcase_add_test(tc, test_stream_cancel_and_concurrent_ring);
+	tcase_add_test(tc, test_stream_dfa_step_opcode);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+MK_CHECK_MAIN(stream_suite)
