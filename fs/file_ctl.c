@@ -291,20 +291,6 @@ int mk_fs_ctl_raw_read(struct mk_fs *fs, uint64_t off, size_t size,
 	return rc;
 }
 
-/* Words a host may store (runtime.h mk_runtime_write_ctl's rule). */
-static int host_writable(uint32_t idx)
-{
-	if (idx == MK_CTL_SHUTDOWN || idx == MK_CTL_DONE_COUNT ||
-	    idx == MK_CTL_EPOCH)
-		return 0;
-	if (idx >= MK_CTL_TENANT_FAIRNESS_BASE &&
-	    idx < MK_CTL_METRICS_BASE + MK_CTL_METRICS_SLOTS)
-		return 0;
-	return idx < MK_CTL_PRIORITY_FAIRNESS_BASE ||
-	       idx >= MK_CTL_PRIORITY_FAIRNESS_BASE +
-			       MK_CTL_PRIORITY_FAIRNESS_SLOTS;
-}
-
 static int raw_check(struct mk_fs *fs, size_t size, uint64_t off,
 		     struct mk_err *err)
 {
@@ -322,7 +308,7 @@ static int raw_check(struct mk_fs *fs, size_t size, uint64_t off,
 				   (unsigned long long)off, size,
 				   (unsigned long long)total);
 	for (i = off / 4u; i < (off + size) / 4u; i++)
-		if (!host_writable((uint32_t)i))
+		if (!mk_runtime_ctl_host_writable((uint32_t)i))
 			return mk_err_setf(err, -EPERM,
 					   "leave word 0 to control/shutdown and the kernel's counters (1, 64..128, 136..140) alone",
 					   "control word %llu is not host-writable",

@@ -35,6 +35,7 @@ struct mk_runtime {
 	uint64_t published;   /* atomic: successful slot publishes */
 	uint32_t progress;    /* atomic futex word: bumped per completion */
 	uint32_t waiters;     /* atomic: threads blocked on progress */
+	uint64_t done64;      /* DONE_COUNT extended past 2^32 (under life) */
 	pthread_mutex_t life; /* serialises start/stop */
 	int64_t created_ns;
 	char note[192];
@@ -489,6 +490,13 @@ void mk_runtime_release(struct mk_runtime *rt, uint32_t slot)
 
 /* ---- completion ---------------------------------------------------------- */
 
+int mk_runtime_slot_status(struct mk_runtime *rt, uint32_t slot)
+{
+	if (slot >= rt->slots)
+		return -ERANGE;
+	return (int)slot_status(rt, slot);
+}
+
 int mk_runtime_slot_done(struct mk_runtime *rt, uint32_t slot)
 {
 	if (slot >= rt->slots)
@@ -590,6 +598,11 @@ static int kernel_owned(uint32_t idx)
 			      MK_CTL_PRIORITY_FAIRNESS_SLOTS);
 }
 
+int mk_runtime_ctl_host_writable(uint32_t idx)
+{
+	return idx != MK_CTL_SHUTDOWN && !kernel_owned(idx);
+}
+
 int mk_runtime_write_ctl(struct mk_runtime *rt, uint32_t idx, uint32_t value,
 			 struct mk_err *err)
 {
@@ -645,7 +658,13 @@ int mk_runtime_status(struct mk_runtime *rt, struct mk_status *st)
 	st->debug_records = rt->cfg.debug_records;
 	st->published = __atomic_load_n(&rt->published, __ATOMIC_RELAXED);
 	rt->ops->read_ctl(rt->be, MK_CTL_DONE_COUNT, 1, &done);
-	st->done = done;
+	/* Extend the wrapping u32 counter: it only moves forward. */
+	pthread_mutex_lock(&rt->life);
+	if (done < (uint32_t)rt->done64)
+		rt->done64 += 1ull << 32;
+	rt->done64 = (rt->done64 & ~0xFFFFFFFFull) | done;
+	st->done = rt->done64;
+	pthread_mutex_unlock(&rt->life);
 	/* A status read, not a per-command path: a pass over the statuses. */
 	for (i = 0; i < rt->slots; i++) {
 		uint32_t s = slot_status(rt, i);

@@ -154,6 +154,9 @@ void mk_runtime_release(struct mk_runtime *rt, uint32_t slot);
 
 /* ---- completion ---------------------------------------------------------- */
 
+/* The slot's status word (acquire), or -ERANGE. */
+int mk_runtime_slot_status(struct mk_runtime *rt, uint32_t slot);
+
 /* 1 if slot is DONE, 0 if not, -ERANGE for a bad index. Non-blocking. */
 int mk_runtime_slot_done(struct mk_runtime *rt, uint32_t slot);
 
@@ -192,6 +195,9 @@ int mk_runtime_read_ctl(struct mk_runtime *rt, uint32_t first, uint32_t n,
 int mk_runtime_write_ctl(struct mk_runtime *rt, uint32_t idx, uint32_t value,
 			 struct mk_err *err);
 
+/* 1 if the host may write control word @idx through mk_runtime_write_ctl. */
+int mk_runtime_ctl_host_writable(uint32_t idx);
+
 /* Words in the control buffer (160 + observables) and ring slots. */
 uint32_t mk_runtime_ctl_words(struct mk_runtime *rt);
 uint32_t mk_runtime_slots(struct mk_runtime *rt);
@@ -223,7 +229,8 @@ struct mk_status {
 	enum mk_sched scheduler;
 	uint32_t slots, observables, tenants, debug_records;
 	uint64_t published; /* successful slot publishes since create */
-	uint64_t done;      /* DONE_COUNT as a 64-bit host count */
+	uint64_t done;      /* DONE_COUNT extended to 64 bits (monotonic while
+			     * status is read at least once per 2^32) */
 	uint64_t pending;   /* published - done, as seen now */
 	double uptime_s;    /* since create */
 	char note[192];     /* e.g. why "auto" fell back to cpu; "" if none */

@@ -8,6 +8,10 @@
 #   FUZZ_BUILD_ONLY=1 scripts/fuzz.sh      build build/fuzz/fuzz_* only
 #   FUZZ_KEEP=1                            keep the /tmp work directory
 #   FUZZ_CC=clang-14                       compiler (default clang)
+#   FUZZ_OPEN=1                            build with -DMK_FUZZ_OPEN into
+#                                          build/fuzz-open: harnesses stop
+#                                          steering around open (known,
+#                                          unfixed) bugs, to reproduce them
 # Each harness lists the runtime sources it links on its "MK_FUZZ_SOURCES:"
 # line and extra libFuzzer flags on "MK_FUZZ_OPTIONS:". They are built with
 # clang straight from runtime/*.c (libmk.a is gcc-built, uninstrumented).
@@ -24,6 +28,10 @@ CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
 CFLAGS=(-std=c11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+if [ -n "${FUZZ_OPEN:-}" ]; then
+	OUT=build/fuzz-open
+	CFLAGS+=(-DMK_FUZZ_OPEN=1)
+fi
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "fuzz: $CC not found. Fix: apt-get install clang (libFuzzer ships with it) or set FUZZ_CC" >&2
