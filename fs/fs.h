@@ -28,7 +28,7 @@
 
 #define MK_FS_ERRORS_KEEP 64u    /* lines kept by the `errors` file */
 #define MK_FS_MAX_WRITE (1u << 20) /* 1 MiB = 16,384 slot images */
-#define MK_FS_PATH_MAX 64u
+#define MK_FS_PATH_MAX 96u   /* "streams/<48-byte name>/chunk_bytes" fits */
 
 /* A growable text buffer for generated file contents. */
 struct mk_fs_text {
@@ -40,6 +40,8 @@ struct mk_fs_text {
 
 int mk_fs_text_printf(struct mk_fs_text *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append @n raw bytes. 0 or -ENOMEM. */
+int mk_fs_text_append(struct mk_fs_text *t, const void *p, size_t n);
 void mk_fs_text_fini(struct mk_fs_text *t);
 
 struct mk_fs_error_rec {
@@ -50,6 +52,9 @@ struct mk_fs_error_rec {
 };
 
 struct mk_fs_chan; /* a `call` channel, fs/file_call.c */
+struct mk_fs_obj;  /* patterns/P or streams/S, fs/obj.h */
+struct mk_fs_retired;
+struct mk_scan_pool;
 
 /* One open file (fi->fh). */
 struct mk_fs_handle {
@@ -62,6 +67,10 @@ struct mk_fs_handle {
 	struct mk_fs_handle *next;   /* watch list (call handles, armed polls) */
 	struct mk_fs_handle *prev;
 	int linked;
+	/* object files (patterns/P/..., streams/S/...), else NULL / empty */
+	struct mk_fs_obj *obj;  /* reference held until release */
+	struct mk_fs_text wbuf; /* literals/dfa bytes written (under lock) */
+	int wdirty;             /* wbuf not compiled yet (under lock) */
 };
 
 /* The mount: one per process, fuse_req_userdata() of every request. */
@@ -87,15 +96,29 @@ struct mk_fs {
 	int reaper_stop;
 	int reaper_started;
 	pthread_t reaper;
+	/* objects (fs/obj.c); obj_lock is a leaf: nothing else is taken
+	 * while it is held, except the runtime's own locks */
+	pthread_mutex_t obj_lock;
+	struct mk_fs_obj *objs;        /* every object, ascending id */
+	uint64_t next_obj;             /* id of the next mkdir */
+	uint32_t npsets, nstreams;     /* listed objects per kind */
+	struct mk_fs_retired *retired; /* replaced DFAs awaiting free */
+	int streams_active;            /* atomic: streams the reaper settles */
+	struct mk_scan_pool *pool;     /* NULL: pool_err says why */
+	struct mk_err pool_err;
+	const char *mountpoint;        /* sources below it are refused */
 };
 
 /* ---- fs/ops.c --------------------------------------------------------- */
 const struct fuse_lowlevel_ops *mk_fs_ops(void);
 
 /* ---- fs/fs.c: the context ------------------------------------------------ */
-/* Set up @fs over a created runtime (not started). 0 or -ENOMEM. */
+/* Set up @fs over a created runtime (not started) and create its scan
+ * pool (a backend that cannot scan leaves pool NULL, pool_err set).
+ * 0 or -ENOMEM. */
 int mk_fs_init(struct mk_fs *fs, struct mk_runtime *rt, const char *sched);
-/* Free what mk_fs_init allocated; the reaper must be stopped. */
+/* Free what mk_fs_init allocated, streams and pattern sets included; the
+ * reaper must be stopped. Stops the kernel first. */
 void mk_fs_fini(struct mk_fs *fs);
 
 /* ---- fs/file_errors.c: the one error reply path ------------------------ */
@@ -104,6 +127,9 @@ void mk_fs_reply_err(fuse_req_t req, int rc);
 /* Record (errors file + fuse_log) and reply @rc to @req. */
 void mk_fs_reject(struct mk_fs *fs, fuse_req_t req,
 		  const struct mk_fs_node *n, int rc, const struct mk_err *err);
+/* Record only (no request to answer, e.g. release). */
+void mk_fs_record(struct mk_fs *fs, const struct mk_fs_node *n, int rc,
+		  const struct mk_err *err);
 int mk_fs_errors_text(struct mk_fs *fs, struct mk_fs_text *out);
 
 /* ---- fs/file_readme.c --------------------------------------------------- */

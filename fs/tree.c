@@ -14,6 +14,9 @@
 #define DIR_MODE (S_IFDIR | 0555)
 #define RW_MODE (S_IFREG | 0644)
 #define RO_MODE (S_IFREG | 0444)
+/* Like /tmp: anyone who can reach the mount may mkdir, only the creator
+ * (or root) may rmdir (the kernel enforces the sticky bit). */
+#define OBJ_ROOT_MODE (S_IFDIR | S_ISVTX | 0777)
 
 enum {
 	INO_ROOT = 1,
@@ -59,6 +62,8 @@ static const struct fixed fixed[] = {
 	{ 1, "debug", "debug", MK_FS_DIR, DIR_MODE },
 	{ 21, "log", "debug/log", MK_FS_DEBUG_LOG, RO_MODE },
 	{ 1, "errors", "errors", MK_FS_ERRORS, RO_MODE },
+	{ 1, "patterns", "patterns", MK_FS_DIR, OBJ_ROOT_MODE },
+	{ 1, "streams", "streams", MK_FS_DIR, OBJ_ROOT_MODE },
 };
 
 #define N_FIXED (sizeof(fixed) / sizeof(fixed[0]))
@@ -70,7 +75,8 @@ static const enum mk_fs_kind tenant_kinds[3] = {
 
 _Static_assert(N_FIXED <= MK_FS_FIXED_INOS, "fixed inodes fit");
 _Static_assert(INO_RING <= N_FIXED && INO_TENANTS <= N_FIXED &&
-		       INO_OBS <= N_FIXED,
+		       INO_OBS <= N_FIXED && MK_FS_INO_PATTERNS <= N_FIXED &&
+		       MK_FS_INO_STREAMS <= N_FIXED,
 	       "directory inodes are in the table");
 
 void mk_fs_tree_init(struct mk_fs_tree *t, uint32_t slots,
@@ -91,6 +97,8 @@ static void set_node(struct mk_fs_node *n, uint64_t ino, enum mk_fs_kind k,
 	n->kind = k;
 	n->index = index;
 	n->mode = mode;
+	n->uid = 0;
+	n->gid = 0;
 }
 
 int mk_fs_tree_get(const struct mk_fs_tree *t, uint64_t ino,

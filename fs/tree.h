@@ -6,7 +6,11 @@
  * the contract of issue 3 and docs/megafs.1.
  *
  * Inode layout: 1..MK_FS_FIXED_INOS named nodes (root = 1), then ring
- * slots, then observables, then 4 per tenant (dir, mask, quota, fairness).
+ * slots, then observables, then 4 per tenant (dir, mask, quota, fairness),
+ * then (from tree.end) the objects that mkdir creates below patterns/ and
+ * streams/: object k owns the MK_FS_OBJ_INOS inodes from end + k *
+ * MK_FS_OBJ_INOS (its directory, then its files). Those are resolved by
+ * fs/obj.c, not here; object numbers are never reused while mounted.
  */
 #ifndef MK_FS_TREE_H
 #define MK_FS_TREE_H
@@ -18,6 +22,10 @@
  * word at the default table pointer (PROTOCOL.md 2.4). */
 #define MK_FS_TENANTS 29u
 #define MK_FS_FIXED_INOS 63u
+/* The two directories where mkdir creates objects (fixed inodes). */
+#define MK_FS_INO_PATTERNS 24u
+#define MK_FS_INO_STREAMS 25u
+#define MK_FS_OBJ_INOS 16u /* inodes per object: directory + files */
 
 enum mk_fs_kind {
 	MK_FS_DIR,            /* a directory; index = unused */
@@ -42,14 +50,31 @@ enum mk_fs_kind {
 	MK_FS_PRIO_FAIRNESS,
 	MK_FS_OBSERVABLE,     /* observables/K; index = K */
 	MK_FS_DEBUG_LOG,
-	MK_FS_ERRORS
+	MK_FS_ERRORS,
+	/* ---- object nodes (inode >= tree.end), resolved by fs/obj.c ---- */
+	MK_FS_PSET_DIR,       /* patterns/P */
+	MK_FS_PSET_LITERALS,
+	MK_FS_PSET_DFA,
+	MK_FS_PSET_INFO,
+	MK_FS_STREAM_DIR,     /* streams/S */
+	MK_FS_ST_SOURCE,
+	MK_FS_ST_PATTERNS,
+	MK_FS_ST_CHUNK,
+	MK_FS_ST_MAX_HITS,
+	MK_FS_ST_CTL,
+	MK_FS_ST_PROGRESS,
+	MK_FS_ST_MATCHES,
+	MK_FS_ST_HITS,
+	MK_FS_ST_ERROR
 };
 
 struct mk_fs_node {
 	uint64_t ino;
 	enum mk_fs_kind kind;
 	uint32_t index; /* slot, observable or tenant number */
-	uint32_t mode;  /* S_IFDIR|0555, S_IFREG|0644 (rw) or 0444 (r) */
+	uint32_t mode;  /* S_IFDIR|0555, S_IFREG|0644 (rw) or 0444 (r);
+			   patterns/ and streams/ are S_IFDIR|01777 */
+	uint32_t uid, gid; /* owner of an object node (creator); 0 otherwise */
 };
 
 struct mk_fs_tree {

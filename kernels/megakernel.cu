@@ -26,13 +26,25 @@
  *            priority partition queues. It persists across launches, so a
  *            stop never loses a consumed entry and start needs no rescan.
  *
- * Roles. Block 0 warp 0 is the front end (FE): it consumes SQ entries in
- * order, runs single slots itself (lowest latency: one PCIe read, the
- * handler in L2, one posted DONE write), runs ranges of up to 32 slots
- * itself and splits larger ranges into 32-slot chunks pushed round-robin
- * to per-block queues. Every other warp is a worker: it pops chunks of its
- * own block's queue, loads the 32 slots with coalesced 16-byte loads (2 KB
- * per warp round), executes one slot per lane and stores DONE.
+ * Roles. Block 0 warp 0 is the poller: all it does is keep two PCIe reads
+ * of the SQ in flight, of two mirrored copies (A and B, different lines),
+ * staggered by half a round trip, and hand complete entries to block 0
+ * warp 1, the executor, through shared memory. The poller never fences and
+ * never touches L2: measured on H100, a GPU fence or even an L2 load waits
+ * for a sysmem load in flight (~1 us), a CTA fence does not. The executor
+ * runs single slots itself (one L2 round trip for the tenant mask, the
+ * handler, a GPU fence, one posted DONE write), runs ranges of up to 32
+ * slots itself and splits larger ones into 32-slot chunks pushed
+ * round-robin to per-block queues; in the priority variant it also makes
+ * every scheduling decision. Every other warp is a worker: it pops chunks
+ * of its own block's queue, loads the 32 slots with coalesced 16-byte loads
+ * (2 KB per warp round), executes one slot per lane and stores DONE.
+ *
+ * Release scope. DONE is stored after a GPU-scope fence, not a system one
+ * (runtime/interp.h's MK_STORE_RELEASE): everything a handler writes is in
+ * device memory, and the host reads it only through the copy engine, which
+ * reads the same L2; a system fence costs ~0.7 us against ~0.35 us.
+ * exec_claimed() below is mk_exec_claimed() with that one difference.
  *
  * Claiming. The reference claims with a CAS on the ring status. Here the
  * ring is host memory, where a CAS is a non-posted PCIe atomic (about a
@@ -67,7 +79,9 @@
 #define IDLE_SLEEP_MIN_NS 64u
 #define IDLE_SLEEP_MAX_NS 2000u
 #define PRIO_BATCH 32u           /* priority decisions per round */
-#define PRIO_ROUNDS 16u          /* rounds between two SQ polls */
+#define PRIO_ROUNDS 16u          /* rounds between two hand-off checks */
+#define HANDOFF_SLOTS 64u        /* poller -> executor ring (shared memory) */
+#define SLOW_CYCLES 2000         /* executor: shutdown/park checks, idle */
 #define PARK_EMPTY (~0ull)
 
 /* ---- memory access helpers (PTX; see PROTOCOL.md section 10) ------------ */
@@ -165,15 +179,17 @@ static __device__ __forceinline__ int shutting_down(const mk_cuda_kargs &a)
 /* ---- completion notice and the parked bag -------------------------------- */
 
 /*
- * After a warp round: if any lane completed a slot, make its DONE store
- * visible first, then move hpage->done_seq so the host's progress thread
- * wakes waiters (a waiter that sees the new value then sees DONE).
+ * After a warp round, only while the host has waiters (@want): if any lane
+ * completed a slot, make its DONE store visible first, then move
+ * hpage->done_seq so the host's monitor wakes them (a waiter that sees the
+ * new value then sees DONE). Without waiters this costs nothing.
  */
-static __device__ void notify_done(const mk_cuda_kargs &a, int did)
+static __device__ void notify_done(const mk_cuda_kargs &a, int did,
+				   uint32_t want)
 {
 	uint32_t m = __ballot_sync(FULL_MASK, did);
 
-	if (!m)
+	if (!m || !want)
 		return;
 	__threadfence_system();
 	__syncwarp();
@@ -182,6 +198,39 @@ static __device__ void notify_done(const mk_cuda_kargs &a, int did)
 
 		st_vol(&a.hpage->done_seq, v);
 	}
+}
+
+/*
+ * mk_tenant_enabled() with both loads in flight at once: with the default
+ * table (word 2 == 3) one L2 round trip instead of two. Same values.
+ */
+static __device__ __forceinline__ int tenant_ok(const mk_exec *x, uint32_t t)
+{
+	uint32_t guess = mk_ctl_load(x, MK_CTL_TENANT_MASK_DEFAULT + t);
+	uint32_t tb = mk_ctl_load(x, MK_CTL_TENANT_BASE);
+
+	if (tb != MK_CTL_TENANT_MASK_DEFAULT)
+		guess = mk_ctl_load(x, tb + t);
+	return guess != 0u;
+}
+
+/*
+ * mk_exec_claimed() of runtime/interp.h (PROTOCOL.md 4.3 steps 6-8) with a
+ * GPU-scope release before the DONE store (see the file header).
+ */
+static __device__ void exec_claimed(const mk_exec *x, uint32_t slot_base,
+				    const uint32_t *w)
+{
+	uint32_t op = w[MK_OPCODE_WORD];
+
+	mk_exec_op(x, slot_base, op, w[MK_ARG0_WORD], w[MK_ARG0_WORD + 1u],
+		   w[MK_ARG0_WORD + 2u], w[MK_ARG0_WORD + 3u]);
+	if (op == MK_OP_PACKED_SLOT)
+		mk_exec_packed(x, slot_base, w);
+	mk_ctl_add(x, MK_CTL_DONE_COUNT, 1u);
+	/* Pairs with the host's acquire load of the status word. */
+	__threadfence();
+	st_vol(&x->ring[slot_base + MK_STATUS_WORD], MK_SLOT_DONE);
 }
 
 /* Leave @slot PUBLISHED for a disabled tenant; the FE retries it later. */
@@ -206,14 +255,13 @@ static __device__ int run_slot(const mk_cuda_kargs &a, const mk_exec *x,
 {
 	if (w[MK_STATUS_WORD] != MK_SLOT_PUBLISHED)
 		return 0; /* nothing to claim */
-	if (!mk_tenant_enabled(x, w[MK_TENANT_WORD])) {
+	if (!tenant_ok(x, w[MK_TENANT_WORD])) {
 		park(a, slot, w[MK_TENANT_WORD]);
 		return 0;
 	}
 	if (a.test_trap && w[MK_OPCODE_WORD] == MK_CUDA_TRAP_OPCODE)
 		__trap();
-	/* Release store of DONE inside: pairs with the host's acquire. */
-	mk_exec_claimed(x, slot * MK_SLOT_WORDS, w);
+	exec_claimed(x, slot * MK_SLOT_WORDS, w);
 	return 1;
 }
 
@@ -271,7 +319,8 @@ static __device__ void warp_load(const mk_cuda_kargs &a, uint32_t first,
 
 /* Whole warp: run the sharded range [first, first + count) in rounds. */
 static __device__ void run_range(const mk_cuda_kargs &a, const mk_exec *x,
-				 uint32_t first, uint32_t count, uint4 *buf)
+				 uint32_t first, uint32_t count, uint4 *buf,
+				 uint32_t want)
 {
 	uint32_t off, lane = lane_id();
 
@@ -283,7 +332,7 @@ static __device__ void run_range(const mk_cuda_kargs &a, const mk_exec *x,
 		warp_load(a, first + off, n, buf, w);
 		if (lane < n)
 			did = run_slot(a, x, first + off + lane, w);
-		notify_done(a, did);
+		notify_done(a, did, want);
 	}
 }
 
@@ -295,7 +344,8 @@ static __device__ void run_range(const mk_cuda_kargs &a, const mk_exec *x,
  * queue is full is run by the FE itself, so the FE never waits.
  */
 static __device__ void push_range(const mk_cuda_kargs &a, const mk_exec *x,
-				  uint32_t first, uint32_t count, uint4 *buf)
+				  uint32_t first, uint32_t count, uint4 *buf,
+				  uint32_t want)
 {
 	uint32_t lane = lane_id();
 	uint32_t width = a.nblocks < 32u ? a.nblocks : 32u;
@@ -327,7 +377,7 @@ static __device__ void push_range(const mk_cuda_kargs &a, const mk_exec *x,
 			f = __ffs(failed) - 1u;
 			failed &= failed - 1u;
 			run_range(a, x, first + off + f * MK_CUDA_CHUNK,
-				  __shfl_sync(FULL_MASK, n, f), buf);
+				  __shfl_sync(FULL_MASK, n, f), buf, want);
 		}
 	}
 	if (lane == 0)
@@ -364,11 +414,13 @@ static __device__ int pop_chunk(const mk_cuda_kargs &a, uint32_t *first,
 static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 			      uint4 *buf)
 {
-	uint32_t sleep = IDLE_SLEEP_MIN_NS, first, count;
+	uint32_t sleep = IDLE_SLEEP_MIN_NS, first, count, want;
 
 	while (!shutting_down(a)) {
+		/* Read before the ring loads: an L2 load waits behind them. */
+		want = ld_vol(&a.ds->want);
 		if (pop_chunk(a, &first, &count)) {
-			run_range(a, x, first, count, buf);
+			run_range(a, x, first, count, buf, want);
 			sleep = IDLE_SLEEP_MIN_NS;
 			continue;
 		}
@@ -377,207 +429,183 @@ static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 	}
 }
 
-/* ---- priority partition queues (front end only) --------------------------- */
+/* ---- priority variant: partition queues and decisions (executor only) ---- */
 
-struct prio_q {
-	uint32_t head[MK_CUDA_PQ_COUNT];
-	uint32_t tail[MK_CUDA_PQ_COUNT];
+#include "kernels/prio.cuh"
+
+/* ---- the poller (block 0, warp 0) ------------------------------------------ */
+
+/* Shared-memory hand-off from the poller to the executor (block 0). */
+struct handoff {
+	uint32_t ent[HANDOFF_SLOTS][MK_SQ_UNITS]; /* data words of SQ entries */
+	uint32_t head;        /* executor: entries taken */
+	uint32_t tail;        /* poller: entries handed off */
+	uint32_t stop;        /* executor -> poller: stop consuming the SQ */
+	uint32_t poller_done; /* poller -> executor: no entry will follow */
+	uint32_t want;        /* poller -> executor: the host has waiters */
+	long long t_issue;    /* trace: when the read that saw work was issued */
+	long long t_seen;     /* trace: when the poller saw it */
 };
 
-/* Lane-parallel FIFO append of (slot, queue) pairs in lane order. */
-static __device__ void pq_push(const mk_cuda_kargs &a, prio_q *pq, int valid,
-			       uint32_t slot, uint32_t qi)
-{
-	uint32_t lane = lane_id(), q;
-
-	for (q = 0; q < MK_CUDA_PQ_COUNT; q++) {
-		uint32_t m = __ballot_sync(FULL_MASK, valid && qi == q);
-		uint32_t base = pq->tail[q];
-
-		if (!m)
-			continue;
-		if (valid && qi == q) {
-			uint32_t pos = base + __popc(m & ((1u << lane) - 1u));
-
-			a.pq[(size_t)q * a.pq_cap + (pos & (a.pq_cap - 1u))] = slot;
-		}
-		__syncwarp();
-		if (lane == 0)
-			pq->tail[q] = base + __popc(m);
-		__syncwarp();
-	}
-}
-
-/*
- * Priority variant: queue [first, first + count) by partition, in kick
- * order. @scan: a rescan of the ring, so only schedulable slots are queued.
- */
-static __device__ void pq_push_range(const mk_cuda_kargs &a, const mk_exec *x,
-				     prio_q *pq, uint32_t first, uint32_t count,
-				     int scan)
-{
-	uint32_t off;
-
-	for (off = 0; off < count; off += 32u) {
-		uint32_t s = first + off + lane_id();
-		int valid = off + lane_id() < count;
-
-		if (valid && scan)
-			valid = mk_prio_schedulable(
-				ld_vol(&a.ring[(size_t)s * MK_SLOT_WORDS]));
-		pq_push(a, pq, valid, s, valid ? mk_prio_partition(x, s) : 0u);
-	}
-}
-
-/* The CPU backend's pop_priority (runtime/backend_cpu.c) on queue lengths. */
-static __device__ int prio_pick(const mk_cuda_kargs &a, const uint32_t *len,
-				uint32_t starv)
-{
-	int force_lower = starv >= MK_STARVATION_THRESHOLD;
-	uint32_t p;
-
-	for (p = 0; p < MK_PRIORITY_LEVELS; p++) {
-		if (force_lower && p <= MK_PRIORITY_HIGH)
-			continue;
-		if (len[p])
-			return (int)p;
-	}
-	if (!force_lower || !a.starvation_fix)
-		return -1;
-	for (p = 0; p <= MK_PRIORITY_HIGH; p++)
-		if (len[p])
-			return (int)p;
-	return -1;
-}
-
-enum { ACT_SKIP = 0, ACT_PARK = 1, ACT_STRAND = 2, ACT_RUN = 3 };
-
-struct prio_scratch {
-	uint32_t slot[PRIO_BATCH];
-	uint32_t part[PRIO_BATCH];
-	uint32_t starv[PRIO_BATCH]; /* counter value each decision assumed */
-	uint32_t st[PRIO_BATCH];
-	uint32_t tenant[PRIO_BATCH];
-	uint32_t act[PRIO_BATCH];
-	uint32_t n, commit;
+/* One SQ read in flight: up to 4 entries at head, 8 lanes per entry. */
+struct poll {
+	uint64_t u0, u1, head;
+	long long t; /* clock64() at issue */
+	uint32_t nent, want;
 };
 
-/* Lane 0: up to 32 pops decided as if each one is claimed and accounted. */
-static __device__ void prio_decide(const mk_cuda_kargs &a, const mk_exec *x,
-				   const prio_q *pq, prio_scratch *sc)
+static __device__ void poll_issue(const mk_cuda_kargs &a, const uint64_t *sq,
+				  uint64_t head, uint32_t nent, int with_want,
+				  poll *p)
 {
-	uint32_t len[MK_PRIORITY_LEVELS], cur[MK_PRIORITY_LEVELS], p, n = 0;
-	uint32_t starv, any = 0;
+	uint32_t lane = lane_id(), e = lane >> 3;
 
-	for (p = 0; p < MK_PRIORITY_LEVELS; p++) {
-		len[p] = pq->tail[p] - pq->head[p];
-		cur[p] = pq->head[p];
-		any |= len[p];
-	}
-	sc->n = 0;
-	if (!any)
-		return;
-	starv = mk_ctl_load(x, MK_CTL_PRIORITY_STARVATION);
-	while (n < PRIO_BATCH) {
-		int q = prio_pick(a, len, starv);
+	p->head = head;
+	p->nent = nent;
+	p->t = clock64();
+	p->u0 = p->u1 = 0;
+	if (e < nent)
+		ld_vol_u64x2(sq + (size_t)((head + e) & (a.sq_cap - 1u)) * MK_SQ_UNITS +
+				     2u * (lane & 7u),
+			     &p->u0, &p->u1);
+	if (with_want && lane == 31u)
+		p->want = ld_vol(&a.hpage->want);
+}
 
-		if (q < 0)
-			break;
-		sc->slot[n] = a.pq[(size_t)q * a.pq_cap + (cur[q] & (a.pq_cap - 1u))];
-		sc->part[n] = (uint32_t)q;
-		sc->starv[n] = starv;
-		cur[q]++;
-		len[q]--;
+/* How many consecutive entries from @head are complete (all tags match). */
+static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
+				    uint64_t u1)
+{
+	uint32_t e = lane_id() >> 3, m, n = 0;
+	uint32_t tag = (uint32_t)(head + e + 1u);
+	int ok = e < nent && (uint32_t)(u0 >> 32) == tag &&
+		 (uint32_t)(u1 >> 32) == tag;
+
+	m = __ballot_sync(FULL_MASK, ok);
+	while (n < nent && ((m >> (8u * n)) & 0xFFu) == 0xFFu)
 		n++;
-		starv = (uint32_t)q <= MK_PRIORITY_HIGH ? starv + 1u : 0u;
-	}
-	sc->n = n;
+	return n;
 }
 
 /*
- * Lane 0: replay the decisions in order with the real slot words, exactly
- * as run_priority() of the CPU backend does one pop at a time. Stops after
- * the first pop whose outcome differs from the assumption (not claimable,
- * parked, or a counter someone else changed), so the next round re-decides
- * from the true state. Returns the number of pops consumed.
+ * Wait for @p's data and hand its complete entries to the executor (as
+ * many as the hand-off ring has room for). Stale reads (issued for an older
+ * head) are dropped. Only shared memory and posted stores: no fence that
+ * would wait for the other read in flight.
  */
-static __device__ uint32_t prio_commit(const mk_exec *x, prio_q *pq,
-				       prio_scratch *sc)
+static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
+				     volatile handoff *hf, const poll *p,
+				     uint64_t *head, uint32_t *tail, int with_want)
 {
-	uint32_t k, c = 0;
+	uint32_t n = sq_count(p->head, p->nent, p->u0, p->u1);
+	uint32_t lane = lane_id(), e = lane >> 3, j = lane & 7u, room;
 
-	for (k = 0; k < sc->n; k++) {
-		uint32_t t = sc->tenant[k];
+	if (with_want) {
+		uint32_t w = __shfl_sync(FULL_MASK, p->want, 31);
 
-		if (k > 0 && mk_ctl_load(x, MK_CTL_PRIORITY_STARVATION) != sc->starv[k])
-			break;
-		c = k + 1u;
-		if (!mk_prio_schedulable(sc->st[k])) {
-			sc->act[k] = ACT_SKIP;
-			break;
+		if (lane == 0 && w != hf->want) {
+			hf->want = w;
+			st_vol(&a.ds->want, w); /* for the workers */
 		}
-		if (!mk_tenant_enabled(x, t)) {
-			sc->act[k] = ACT_PARK;
-			break;
-		}
-		mk_prio_account(x, sc->part[k], t);
-		/* Reference hazard 6.3 step 6: a mask flipped to 0 strands it. */
-		sc->act[k] = mk_tenant_enabled(x, t) ? ACT_RUN : ACT_STRAND;
 	}
-	for (k = 0; k < c; k++)
-		pq->head[sc->part[k]]++;
-	return c;
-}
-
-/* One priority round: decide, load, commit, execute. Returns pops used. */
-static __device__ uint32_t prio_round(const mk_cuda_kargs &a, const mk_exec *x,
-				      prio_q *pq, prio_scratch *sc)
-{
-	uint32_t lane = lane_id(), n, c, s = 0;
-	uint32_t w[MK_SLOT_WORDS];
-	int did = 0;
-
-	if (lane == 0)
-		prio_decide(a, x, pq, sc);
-	__syncwarp();
-	n = sc->n;
-	if (n == 0)
+	room = HANDOFF_SLOTS - (*tail - hf->head);
+	if (p->head != *head || n > room)
+		n = p->head != *head ? 0u : room;
+	if (!n)
 		return 0;
-	if (lane < n) {
-		s = sc->slot[lane];
-		load_slot(a, s, w);
-		sc->st[lane] = w[MK_STATUS_WORD];
-		sc->tenant[lane] = w[MK_TENANT_WORD];
-	}
-	__syncwarp();
-	if (lane == 0)
-		sc->commit = prio_commit(x, pq, sc);
-	__syncwarp();
-	c = sc->commit;
-	if (lane < c) {
-		uint32_t act = sc->act[lane];
+	if (e < n) {
+		volatile uint32_t *dst = hf->ent[(*tail + e) % HANDOFF_SLOTS];
 
-		if (act == ACT_PARK)
-			park(a, s, w[MK_TENANT_WORD]);
-		if (act == ACT_RUN || act == ACT_STRAND)
-			st_vol(&a.ring[(size_t)s * MK_SLOT_WORDS], MK_SLOT_CLAIMED);
-		if (act == ACT_RUN) {
-			mk_exec_claimed(x, s * MK_SLOT_WORDS, w);
-			did = 1;
-		}
+		dst[2u * j] = (uint32_t)p->u0;
+		dst[2u * j + 1u] = (uint32_t)p->u1;
 	}
-	notify_done(a, did);
-	return c;
+	__syncwarp();
+	__threadfence_block(); /* pairs with the executor's fence after tail */
+	*tail += n;
+	*head += n;
+	if (lane == 0) {
+		if (a.trace) {
+			hf->t_issue = p->t;
+			hf->t_seen = clock64();
+		}
+		hf->tail = *tail;
+		a.ds->sq_head = *head;
+		st_vol64(&a.hpage->sq_head, *head); /* the host's room check */
+	}
+	__syncwarp();
+	return n;
 }
 
-/* ---- the front end ---------------------------------------------------------- */
+static __device__ __forceinline__ void spin_until(long long t0, long long gap)
+{
+	while (clock64() - t0 < gap)
+		;
+}
+
+/* Half a PCIe round trip, in SM cycles (dependent sysmem loads). */
+static __device__ long long half_rtt(const mk_cuda_kargs &a)
+{
+	long long t0 = clock64(), gap;
+	uint32_t i, v;
+
+	for (i = 0; i < 4u; i++) {
+		v = ld_vol(&a.hpage->want);
+		if (v == 0xDEADBEEFu) /* never: makes the next load wait */
+			st_vol(&a.hpage->pad0[0], v);
+	}
+	/* A bit more than half: a shorter stagger is worse than none. */
+	gap = (clock64() - t0) * 6 / 40;
+	gap = gap < 200 ? 200 : (gap > 8000 ? 8000 : gap);
+	if (lane_id() == 0)
+		st_vol(&a.hpage->gap, (uint32_t)gap);
+	return gap;
+}
+
+/*
+ * Two reads in flight, of the mirrored queues A and B, issued half a round
+ * trip apart: new work is seen ~3/4 of a round trip after it lands instead
+ * of ~1 (two reads of the same line would be serialised by the GPU).
+ */
+static __device__ void poller(const mk_cuda_kargs &a, volatile handoff *hf)
+{
+	uint64_t head = a.ds->sq_head;
+	uint32_t tail = 0, nent = 1;
+	long long gap = half_rtt(a), ta, tb;
+	poll pa, pb;
+
+	poll_issue(a, a.sq, head, nent, 1, &pa);
+	ta = clock64();
+	spin_until(ta, gap);
+	poll_issue(a, a.sq_b, head, nent, 0, &pb);
+	tb = clock64();
+	while (!hf->stop) {
+		nent = poll_take(a, hf, &pa, &head, &tail, 1) ? 4u : 1u;
+		spin_until(tb, gap);
+		poll_issue(a, a.sq, head, nent, 1, &pa);
+		ta = clock64();
+		if (hf->stop)
+			break;
+		nent = poll_take(a, hf, &pb, &head, &tail, 0) ? 4u : nent;
+		spin_until(ta, gap);
+		poll_issue(a, a.sq_b, head, nent, 0, &pb);
+		tb = clock64();
+	}
+	__syncwarp();
+	__threadfence_block();
+	if (lane_id() == 0) {
+		a.ds->sq_head = head; /* entries up to here are the executor's */
+		hf->poller_done = 1;
+	}
+}
+
+/* ---- the executor (block 0, warp 1) ---------------------------------------- */
 
 /*
  * Retry parked slots: those whose tenant is enabled now run (sharded) or go
  * back to their partition queue (priority); the others are parked again.
  */
 static __device__ void park_pass(const mk_cuda_kargs &a, const mk_exec *x,
-				 prio_q *pq)
+				 prio_q *pq, uint32_t want)
 {
 	uint32_t lane = lane_id();
 	uint32_t h = a.ds->park_head, t = ld_acquire_gpu(&a.ds->park_tail), base;
@@ -596,7 +624,7 @@ static __device__ void park_pass(const mk_cuda_kargs &a, const mk_exec *x,
 			st_vol64(cell, PARK_EMPTY);
 			slot = (uint32_t)c;
 			tenant = (uint32_t)(c >> 32);
-			ready = mk_tenant_enabled(x, tenant);
+			ready = tenant_ok(x, tenant);
 			if (!ready)
 				park(a, slot, tenant);
 		}
@@ -609,122 +637,116 @@ static __device__ void park_pass(const mk_cuda_kargs &a, const mk_exec *x,
 			load_slot(a, slot, w);
 			did = run_slot(a, x, slot, w);
 		}
-		notify_done(a, did);
+		notify_done(a, did, want);
 	}
 	if (lane == 0)
 		a.ds->park_head = t;
 	__syncwarp();
 }
 
+/* A consumed range: queue it (priority) or run / push it (sharded). */
+static __device__ void exec_range(const mk_cuda_kargs &a, const mk_exec *x,
+				  prio_q *pq, uint32_t kind, uint32_t s,
+				  uint32_t cnt, uint4 *buf, uint32_t want)
+{
+	if (s >= a.slots)
+		return;
+	cnt = cnt > a.slots - s ? a.slots - s : cnt;
+	if (a.priority)
+		pq_push_range(a, x, pq, s, cnt, kind == MK_SQ_KIND_SCAN);
+	else if (cnt <= FE_DIRECT_MAX)
+		run_range(a, x, s, cnt, buf, want);
+	else
+		push_range(a, x, s, cnt, buf, want);
+}
+
 /*
- * Issue the read of up to @nent SQ entries at @head (8 lanes per entry, two
- * units per lane). The values are used later by sq_count(), so other loads
- * issued in between overlap with this PCIe round trip.
+ * Run hand-off entries [h, h + n), n <= 32: single slots first, one lane
+ * each and all in parallel (the latency path), then ranges and nudges in
+ * order. Returns 1 if one was a NUDGE.
  */
-static __device__ void sq_issue(const mk_cuda_kargs &a, uint64_t head,
-				uint32_t nent, uint64_t *u0, uint64_t *u1)
+static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
+				   prio_q *pq, volatile handoff *hf, uint32_t h,
+				   uint32_t n, uint4 *buf, uint32_t want)
 {
-	uint32_t lane = lane_id(), e = lane >> 3;
-
-	*u0 = *u1 = 0;
-	if (e < nent)
-		ld_vol_u64x2(a.sq + (size_t)((head + e) & (a.sq_cap - 1u)) *
-					    MK_SQ_UNITS +
-				     2u * (lane & 7u),
-			     u0, u1);
-}
-
-/* How many consecutive entries from @head are complete (all tags match). */
-static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
-				    uint64_t u1)
-{
-	uint32_t e = lane_id() >> 3, m, n = 0;
-	uint32_t tag = (uint32_t)(head + e + 1u);
-	int ok = e < nent && (uint32_t)(u0 >> 32) == tag &&
-		 (uint32_t)(u1 >> 32) == tag;
-
-	m = __ballot_sync(FULL_MASK, ok);
-	while (n < nent && ((m >> (8u * n)) & 0xFFu) == 0xFFu)
-		n++;
-	return n;
-}
-
-/* Each lane gets the 16 data words of its lane group's entry. */
-static __device__ void sq_gather(uint64_t u0, uint64_t u1, uint32_t *w)
-{
-	uint32_t src = lane_id() & ~7u, i;
-
-#pragma unroll
-	for (i = 0; i < MK_SQ_UNITS; i++)
-		w[i] = __shfl_sync(FULL_MASK, (uint32_t)((i & 1u) ? u1 : u0),
-				   src + i / 2u);
-}
-
-/* Handle @n consumed entries; returns 1 if one was a NUDGE. */
-static __device__ int fe_batch(const mk_cuda_kargs &a, const mk_exec *x,
-			       prio_q *pq, uint32_t n, uint64_t u0, uint64_t u1,
-			       uint4 *buf)
-{
-	uint32_t w[MK_SQ_UNITS], lane = lane_id(), e, d0, kind;
+	uint32_t lane = lane_id(), w[MK_SQ_UNITS], d0 = 0, cnt = 0, e, i;
 	int did = 0, nudge = 0, fenced = 0;
 
-	sq_gather(u0, u1, w);
-	d0 = w[0];
-	kind = d0 >> MK_SQ_KIND_SHIFT;
-	/* Single slots first, four in parallel: the latency path. */
-	if (!a.priority && (lane & 7u) == 0 && (lane >> 3) < n &&
-	    kind == MK_SQ_KIND_INLINE && (d0 & MK_SQ_SLOT_MASK) < a.slots) {
+	if (lane < n) {
+		volatile uint32_t *src = hf->ent[(h + lane) % HANDOFF_SLOTS];
+
+#pragma unroll
+		for (i = 0; i < MK_SQ_UNITS; i++)
+			w[i] = src[i];
+		d0 = w[0];
+		cnt = w[1];
+	}
+	if (!a.priority && lane < n && d0 >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE &&
+	    (d0 & MK_SQ_SLOT_MASK) < a.slots) {
 		w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
 		did = run_slot(a, x, d0 & MK_SQ_SLOT_MASK, w);
 	}
-	notify_done(a, did);
+	notify_done(a, did, want);
 	for (e = 0; e < n; e++) {
-		uint32_t k = __shfl_sync(FULL_MASK, d0, 8u * e);
-		uint32_t cnt = __shfl_sync(FULL_MASK, w[1], 8u * e);
-		uint32_t s = k & MK_SQ_SLOT_MASK;
+		uint32_t k = __shfl_sync(FULL_MASK, d0, e);
+		uint32_t c = __shfl_sync(FULL_MASK, cnt, e);
+		uint32_t kind = k >> MK_SQ_KIND_SHIFT;
 
-		kind = k >> MK_SQ_KIND_SHIFT;
 		if (kind == MK_SQ_KIND_NUDGE)
 			nudge = 1;
 		if (kind == MK_SQ_KIND_INLINE && a.priority)
-			cnt = 1u;
+			c = 1u;
 		else if (kind != MK_SQ_KIND_RANGE && kind != MK_SQ_KIND_SCAN)
-			continue;
-		if (s >= a.slots)
 			continue;
 		if (!fenced) {
 			/* The ring words of a range were written before its entry. */
 			fence_acq_sys();
 			fenced = 1;
 		}
-		cnt = cnt > a.slots - s ? a.slots - s : cnt;
-		if (a.priority)
-			pq_push_range(a, x, pq, s, cnt, kind == MK_SQ_KIND_SCAN);
-		else if (cnt <= FE_DIRECT_MAX)
-			run_range(a, x, s, cnt, buf);
-		else
-			push_range(a, x, s, cnt, buf);
+		exec_range(a, x, pq, kind, k & MK_SQ_SLOT_MASK, c, buf, want);
 	}
 	return nudge;
 }
 
-/* Priority variant: run rounds while they make progress, bounded. */
-static __device__ void fe_schedule(const mk_cuda_kargs &a, const mk_exec *x,
-				   prio_q *pq, prio_scratch *sc)
-{
-	uint32_t r;
+/* MK_CUDA_TRACE: per-stage cycle sums, published as means every 256. */
+struct trace {
+	unsigned long long seen, exec, done;
+	uint32_t n;
+};
 
-	for (r = 0; r < PRIO_ROUNDS; r++)
-		if (prio_round(a, x, pq, sc) == 0)
-			break;
+static __device__ void trace_add(const mk_cuda_kargs &a, volatile handoff *hf,
+				 struct trace *tr, long long t0)
+{
+	if (lane_id() != 0)
+		return;
+	tr->seen += hf->t_seen - hf->t_issue;
+	tr->exec += t0 - hf->t_seen;
+	tr->done += clock64() - t0;
+	if (++tr->n < 256u)
+		return;
+	st_vol(&a.hpage->tr_seen, (uint32_t)(tr->seen / tr->n));
+	st_vol(&a.hpage->tr_exec, (uint32_t)(tr->exec / tr->n));
+	st_vol(&a.hpage->tr_done, (uint32_t)(tr->done / tr->n));
+	st_vol(&a.hpage->tr_n, a.hpage->tr_n + tr->n);
+	tr->seen = tr->exec = tr->done = 0;
+	tr->n = 0;
 }
 
-static __device__ void front_end(const mk_cuda_kargs &a, const mk_exec *x,
-				 uint4 *buf, prio_q *pq, prio_scratch *sc)
+/*
+ * The executor: takes hand-off entries as they come; runs the slow duties
+ * (shutdown check, parked slots, priority retries) every SLOW_CYCLES; leaves
+ * only after the poller stopped and the hand-off ring is empty, so no
+ * consumed entry is lost.
+ */
+static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
+				volatile handoff *hf, uint4 *buf, prio_q *pq,
+				prio_scratch *sc)
 {
-	uint64_t head = a.ds->sq_head, last_park = now_ns();
-	uint32_t lane = lane_id(), nent = 1, q;
-	int nudge = 0;
+	uint64_t last_park = now_ns();
+	long long last_slow = clock64();
+	uint32_t lane = lane_id(), h = 0, q, stopping = 0;
+	int nudge = 0, work = 0;
+	struct trace tr = { 0, 0, 0, 0 };
 
 	if (lane == 0) {
 		for (q = 0; q < MK_CUDA_PQ_COUNT; q++) {
@@ -735,36 +757,48 @@ static __device__ void front_end(const mk_cuda_kargs &a, const mk_exec *x,
 	}
 	__syncwarp();
 	for (;;) {
-		uint64_t u0, u1, now;
-		uint32_t n, sd, parked;
+		uint32_t t = hf->tail, want = hf->want;
 
-		/* Issue the PCIe poll first; the L2 loads overlap with it. */
-		sq_issue(a, head, nent, &u0, &u1);
-		sd = ld_vol(&a.ctl[MK_CTL_SHUTDOWN]);
-		parked = ld_vol(&a.ds->park_tail) != a.ds->park_head;
-		n = sq_count(head, nent, u0, u1);
-		if (sd)
-			break; /* entries read but not consumed stay queued */
-		now = now_ns();
-		if (parked && (nudge || now - last_park > PARK_PERIOD_NS)) {
-			park_pass(a, x, pq);
-			last_park = now;
-			nudge = 0;
+		if (t != h) {
+			uint32_t n = t - h < 32u ? t - h : 32u;
+			long long t0 = clock64();
+
+			__threadfence_block(); /* pairs with the poller's fence */
+			nudge |= exec_entries(a, x, pq, hf, h, n, buf, want);
+			if (a.trace)
+				trace_add(a, hf, &tr, t0);
+			h += n;
+			__syncwarp();
+			if (lane == 0)
+				hf->head = h;
+			work = 1;
+		} else if (stopping && hf->poller_done) {
+			__threadfence_block();
+			if (hf->tail == h)
+				break;
+			continue;
 		}
-		if (n) {
-			nudge |= fe_batch(a, x, pq, n, u0, u1, buf);
-			head += n;
-			if (lane == 0) {
-				a.ds->sq_head = head;
-				st_vol64(&a.hpage->sq_head, head);
-			}
+		if (a.priority && work && !stopping)
+			schedule(a, x, pq, sc, want); /* new work: decide now */
+		work = 0;
+		if (!nudge && clock64() - last_slow < SLOW_CYCLES)
+			continue;
+		last_slow = clock64();
+		if (!stopping && shutting_down(a)) {
+			stopping = 1;
+			if (lane == 0)
+				hf->stop = 1;
 		}
-		nent = n ? 4u : 1u;
-		if (a.priority)
-			fe_schedule(a, x, pq, sc);
+		if (ld_vol(&a.ds->park_tail) != a.ds->park_head &&
+		    (nudge || now_ns() - last_park > PARK_PERIOD_NS)) {
+			park_pass(a, x, pq, want);
+			last_park = now_ns();
+		}
+		nudge = 0;
+		if (a.priority && !stopping)
+			schedule(a, x, pq, sc, want);
 	}
 	if (lane == 0) {
-		a.ds->sq_head = head;
 		for (q = 0; q < MK_CUDA_PQ_COUNT; q++) {
 			a.ds->pq_head[q] = pq->head[q];
 			a.ds->pq_tail[q] = pq->tail[q];
@@ -779,14 +813,23 @@ __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 	mk_megakernel(const mk_cuda_kargs a)
 {
 	__shared__ uint4 s_buf[WARPS_PER_BLOCK][128];
+	__shared__ handoff s_hf;
 	__shared__ prio_q s_pq;
 	__shared__ prio_scratch s_sc;
 	mk_exec x = { a.ctl,	     a.ring,	   a.dbg, a.ctl_words,
 		      a.ring_words, a.dbg_words, NULL,  0u };
 	uint32_t wid = threadIdx.x / 32u;
 
+	if (threadIdx.x == 0) {
+		s_hf.head = s_hf.tail = 0;
+		s_hf.stop = s_hf.poller_done = 0;
+		s_hf.want = 0;
+	}
+	__syncthreads();
 	if (blockIdx.x == 0 && wid == 0)
-		front_end(a, &x, s_buf[0], &s_pq, &s_sc);
+		poller(a, &s_hf);
+	else if (blockIdx.x == 0 && wid == 1)
+		executor(a, &x, &s_hf, s_buf[1], &s_pq, &s_sc);
 	else if (!a.priority)
 		worker(a, &x, s_buf[wid]);
 	__syncwarp();
@@ -826,6 +869,7 @@ extern "C" int mk_cuda_kernel_launch(const struct mk_cuda_kargs *a,
 	mk_megakernel<<<a->nblocks, MK_CUDA_THREADS, 0, s>>>(*a);
 	return (int)cudaGetLastError();
 }
+
 
 static int64_t host_ns(void)
 {

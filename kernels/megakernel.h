@@ -38,13 +38,20 @@ extern "C" {
 #define MK_SQ_KIND_SHIFT 28u
 #define MK_SQ_SLOT_MASK 0x0FFFFFFFu
 
-/* Host page: written by the kernel (posted stores), read by the host. */
+/* Host page. First line written by the kernel, second by the host. */
 struct mk_cuda_hpage {
 	uint64_t sq_head;  /* SQ entries consumed so far (mirror) */
-	uint32_t done_seq; /* changes after every batch of completions */
-	uint32_t alive;    /* launch id, stored when the front end starts */
+	uint32_t done_seq; /* changes after completions, while want != 0 */
+	uint32_t alive;    /* launch id, stored when the executor starts */
 	uint32_t exited;   /* launch id, stored by the last warp to leave */
-	uint32_t pad[11];
+	uint32_t gap;      /* the poller's stagger, SM cycles (diagnostics) */
+	uint32_t tr_n;     /* MK_CUDA_TRACE: single slots in the means below */
+	uint32_t tr_seen;  /* mean SM cycles, SQ read issued -> entry seen */
+	uint32_t tr_exec;  /* mean SM cycles, entry seen -> executor has it */
+	uint32_t tr_done;  /* mean SM cycles, executor has it -> DONE stored */
+	uint32_t pad0[22];
+	uint32_t want;     /* host: nonzero while threads wait for slots */
+	uint32_t pad1[31];
 };
 
 /* Scheduler state in device memory; persists across launches. */
@@ -55,7 +62,7 @@ struct mk_cuda_dstate {
 	uint32_t park_head;   /* parked bag: front end consumes from here */
 	uint32_t park_tail;   /* parked bag: atomicAdd reservations */
 	uint32_t rr;          /* round-robin cursor over block queues */
-	uint32_t pad0;
+	uint32_t want;        /* copy of hpage->want for the workers */
 	uint32_t pq_head[8];  /* priority partition queues (front end only) */
 	uint32_t pq_tail[8];
 	uint32_t pad1[12];
@@ -86,7 +93,8 @@ struct mk_cuda_kargs {
 	uint32_t *ctl;
 	uint32_t *ring; /* mapped host memory */
 	uint32_t *dbg;
-	const uint64_t *sq; /* mapped host memory, sq_cap * 16 units */
+	const uint64_t *sq;   /* mapped host memory, sq_cap * 16 units */
+	const uint64_t *sq_b; /* its mirror: the poller alternates the two */
 	struct mk_cuda_hpage *hpage;
 	struct mk_cuda_dstate *ds;
 	struct mk_cuda_bqueue *bq;
@@ -100,6 +108,7 @@ struct mk_cuda_kargs {
 	uint32_t starvation_fix; /* 1: opt-in fix of PROTOCOL.md 6.4 */
 	uint32_t launch_id;
 	uint32_t test_trap; /* 1: MK_CUDA_TRAP_OPCODE traps (fault tests) */
+	uint32_t trace;     /* 1: fill hpage->tr_* (MK_CUDA_TRACE=1) */
 };
 
 #define MK_CUDA_THREADS 256u /* threads per block */

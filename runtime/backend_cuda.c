@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <cuda_runtime_api.h>
@@ -40,8 +41,13 @@
 #define STOP_TIMEOUT_NS (10000 * MS)
 #define COPY_TIMEOUT_NS (10000 * MS)
 #define SQ_FULL_WAIT_NS (2000 * MS)
-#define MON_IDLE_NS 50000       /* monitor nap while nobody waits */
-#define MON_QUERY_NS (1 * MS)   /* cudaStreamQuery period */
+#define MON_QUERY_NS (1 * MS)          /* cudaStreamQuery period */
+#define MON_NAP_NS 10000               /* nap when somebody waited lately */
+#define MON_IDLE_NS 200000             /* nap when nobody waited for long */
+#define MON_RECENT_NS (50 * MS)        /* "lately" */
+#define MON_WANT_HOLD_NS (20 * MS)     /* keep want on this long after */
+#define MON_TICK_NS 10000              /* progress ticks after want turns on */
+#define MON_TICK_FOR_NS 200000
 
 enum kstate { K_IDLE = 0, K_RUNNING = 1, K_FAULT = 2, K_WEDGED = 3 };
 
@@ -56,7 +62,8 @@ struct mk_backend {
 	/* mapped pinned host memory */
 	void *hmem;
 	uint32_t *ring;
-	uint64_t *sq;
+	uint64_t *sq;   /* SQ A */
+	uint64_t *sq_b; /* SQ B: the same entries (the kernel alternates) */
 	struct mk_cuda_hpage *hp;
 	uint32_t *stage; /* pinned bounce buffer for copies, stage_words */
 	uint32_t stage_words;
@@ -269,7 +276,7 @@ static int pick_grid(struct mk_backend *b, struct mk_err *err)
 	return 0;
 }
 
-/* One mapped pinned allocation: ring | SQ | host page | stage. */
+/* One mapped pinned allocation: ring | SQ A | SQ B | host page | stage. */
 static int alloc_host(struct mk_backend *b, struct mk_err *err)
 {
 	size_t ring = ((size_t)b->p.slots * MK_SLOT_BYTES + 4095u) & ~(size_t)4095u;
@@ -280,7 +287,7 @@ static int alloc_host(struct mk_backend *b, struct mk_err *err)
 	b->stage_words = b->p.ctl_words > b->p.dbg_words ? b->p.ctl_words
 							 : b->p.dbg_words;
 	stage_bytes = ((size_t)b->stage_words * 4u + 4095u) & ~(size_t)4095u;
-	total = ring + sq + 4096u + stage_bytes;
+	total = ring + 2u * sq + 4096u + stage_bytes;
 	e = cudaHostAlloc(&b->hmem, total,
 			  cudaHostAllocMapped | cudaHostAllocPortable);
 	if (e != cudaSuccess) {
@@ -290,7 +297,8 @@ static int alloc_host(struct mk_backend *b, struct mk_err *err)
 	memset(b->hmem, 0, total);
 	b->ring = b->hmem;
 	b->sq = (uint64_t *)((char *)b->hmem + ring);
-	b->hp = (struct mk_cuda_hpage *)((char *)b->sq + sq);
+	b->sq_b = (uint64_t *)((char *)b->sq + sq);
+	b->hp = (struct mk_cuda_hpage *)((char *)b->sq_b + sq);
 	b->stage = (uint32_t *)((char *)b->hp + 4096u);
 	return 0;
 }
@@ -298,17 +306,20 @@ static int alloc_host(struct mk_backend *b, struct mk_err *err)
 /* Device addresses of the mapped host regions for the kernel. */
 static int map_host(struct mk_backend *b, struct mk_err *err)
 {
-	void *d_ring = NULL, *d_sq = NULL, *d_hp = NULL;
+	void *d_ring = NULL, *d_sq = NULL, *d_sq_b = NULL, *d_hp = NULL;
 	cudaError_t e = cudaHostGetDevicePointer(&d_ring, b->ring, 0);
 
 	if (e == cudaSuccess)
 		e = cudaHostGetDevicePointer(&d_sq, b->sq, 0);
+	if (e == cudaSuccess)
+		e = cudaHostGetDevicePointer(&d_sq_b, b->sq_b, 0);
 	if (e == cudaSuccess)
 		e = cudaHostGetDevicePointer(&d_hp, b->hp, 0);
 	if (e != cudaSuccess)
 		return cuda_err(err, e, "cannot map pinned host memory for the GPU");
 	b->ka.ring = d_ring;
 	b->ka.sq = d_sq;
+	b->ka.sq_b = d_sq_b;
 	b->ka.hpage = d_hp;
 	return 0;
 }
@@ -360,6 +371,7 @@ static void fill_kargs(struct mk_backend *b)
 	k->priority = b->p.priority ? 1u : 0u;
 	k->starvation_fix = b->p.starvation_fix ? 1u : 0u;
 	k->test_trap = env_int("MK_CUDA_TEST_TRAP", 0) ? 1u : 0u;
+	k->trace = env_int("MK_CUDA_TRACE", 0) ? 1u : 0u;
 }
 
 static int setup(struct mk_backend *b, const uint32_t *init_ctl,
@@ -470,42 +482,83 @@ static void kernel_left(struct mk_backend *b, cudaError_t e)
 	b->p.progress(b->p.progress_arg);
 }
 
+/* Monitor state between two rounds. */
+struct mon {
+	uint32_t seen;      /* last hpage->done_seq */
+	int want;           /* value last stored in hpage->want */
+	int64_t last_query; /* last cudaStreamQuery */
+	int64_t last_wait;  /* last time a thread waited */
+	int64_t want_since; /* when want became 1 */
+	int64_t last_tick;  /* last progress() call */
+};
+
 /*
- * While the kernel runs: spin on hpage->done_seq when someone waits and
- * call progress() when it moves; nap otherwise. Check the kernel's stream
- * every millisecond, and at once when the last warp says it left.
+ * Tell the kernel whether anybody waits (it announces completions only
+ * then), and wake waiters on its announcements. Right after want turns on,
+ * the kernel may not have seen it yet: tick progress() every MON_TICK_NS
+ * for MON_TICK_FOR_NS so no completion of that window is missed.
+ */
+static void watch(struct mk_backend *b, struct mon *m, int64_t now)
+{
+	int waiting = __atomic_load_n(b->p.waiters, __ATOMIC_SEQ_CST) != 0;
+	uint32_t d;
+
+	if (waiting) {
+		m->last_wait = now;
+		if (!m->want) {
+			m->want = 1;
+			m->want_since = now;
+			__atomic_store_n(&b->hp->want, 1u, __ATOMIC_RELEASE);
+		}
+	} else if (m->want && now - m->last_wait > MON_WANT_HOLD_NS) {
+		m->want = 0;
+		__atomic_store_n(&b->hp->want, 0u, __ATOMIC_RELEASE);
+	}
+	/* Acquire pairs with the kernel's fence before done_seq. */
+	d = __atomic_load_n(&b->hp->done_seq, __ATOMIC_ACQUIRE);
+	if (d != m->seen || (waiting && now - m->want_since < MON_TICK_FOR_NS &&
+			     now - m->last_tick > MON_TICK_NS)) {
+		m->seen = d;
+		m->last_tick = now;
+		if (waiting)
+			b->p.progress(b->p.progress_arg);
+	}
+}
+
+/*
+ * While the kernel runs: spin while somebody waits, nap otherwise (briefly
+ * if somebody waited lately). Check the kernel's stream every millisecond,
+ * and at once when the last warp says it left.
  */
 static void *monitor_main(void *arg)
 {
 	struct mk_backend *b = arg;
 	volatile struct mk_cuda_hpage *hp = b->hp;
-	uint32_t seen = hp->done_seq, id = b->launch_id;
-	int64_t last_query = mk_now_ns();
+	struct mon m;
+	uint32_t id = b->launch_id;
 
+	memset(&m, 0, sizeof(m));
+	m.seen = hp->done_seq;
+	m.last_query = mk_now_ns();
+	m.want = !!hp->want;
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* naps of microseconds */
 	while (!__atomic_load_n(&b->mon_quit, __ATOMIC_ACQUIRE)) {
 		int64_t now = mk_now_ns();
-		uint32_t d;
 
-		if (hp->exited == id || now - last_query > MON_QUERY_NS) {
+		if (hp->exited == id || now - m.last_query > MON_QUERY_NS) {
 			cudaError_t e = cudaStreamQuery(b->kstream);
 
-			last_query = now;
+			m.last_query = now;
 			if (e != cudaErrorNotReady) {
 				kernel_left(b, e);
 				return NULL;
 			}
 		}
-		/* Acquire pairs with the kernel's fence before done_seq. */
-		d = __atomic_load_n(&b->hp->done_seq, __ATOMIC_ACQUIRE);
-		if (d != seen) {
-			seen = d;
-			if (__atomic_load_n(b->p.waiters, __ATOMIC_SEQ_CST))
-				b->p.progress(b->p.progress_arg);
-		}
-		if (__atomic_load_n(b->p.waiters, __ATOMIC_SEQ_CST))
+		watch(b, &m, now);
+		if (now - m.last_wait < 1000) /* somebody waits now */
 			__builtin_ia32_pause();
 		else
-			nap(MON_IDLE_NS);
+			nap(now - m.last_wait < MON_RECENT_NS ? MON_NAP_NS : MON_IDLE_NS);
 	}
 	return NULL;
 }
@@ -709,7 +762,7 @@ static int sq_room(struct mk_backend *b, uint64_t pos)
 static void sq_push_locked(struct mk_backend *b, const uint32_t *data)
 {
 	uint64_t pos = b->sq_tail, tag, *cell;
-	uint32_t i;
+	uint32_t i, q;
 
 	if (!sq_room(b, pos)) {
 		b->sq_drops++;
@@ -717,11 +770,14 @@ static void sq_push_locked(struct mk_backend *b, const uint32_t *data)
 		return;
 	}
 	tag = (uint64_t)(uint32_t)(pos + 1u) << 32;
-	cell = b->sq + (size_t)(pos & (b->g.sq_cap - 1u)) * MK_SQ_UNITS;
-	for (i = 1; i < MK_SQ_UNITS; i++)
-		__atomic_store_n(&cell[i], tag | data[i], __ATOMIC_RELAXED);
-	/* Release: the ring words and units 1..15 land before unit 0. */
-	__atomic_store_n(&cell[0], tag | data[0], __ATOMIC_RELEASE);
+	for (q = 0; q < 2; q++) {
+		cell = (q ? b->sq_b : b->sq) +
+		       (size_t)(pos & (b->g.sq_cap - 1u)) * MK_SQ_UNITS;
+		for (i = 1; i < MK_SQ_UNITS; i++)
+			__atomic_store_n(&cell[i], tag | data[i], __ATOMIC_RELAXED);
+		/* Release: the ring words and units 1..15 land before unit 0. */
+		__atomic_store_n(&cell[0], tag | data[0], __ATOMIC_RELEASE);
+	}
 	b->sq_tail = pos + 1u;
 }
 
@@ -750,6 +806,7 @@ static int rescan_locked(struct mk_backend *b, struct mk_err *err)
 	cudaError_t e;
 
 	memset(b->sq, 0, (size_t)b->g.sq_cap * MK_SQ_ENTRY_BYTES);
+	memset(b->sq_b, 0, (size_t)b->g.sq_cap * MK_SQ_ENTRY_BYTES);
 	b->sq_tail = b->sq_head_seen =
 		__atomic_load_n(&b->hp->sq_head, __ATOMIC_ACQUIRE);
 	b->nudge_pos = 0;
@@ -872,17 +929,23 @@ static int cuda_read_dbg(struct mk_backend *b, uint32_t *out, size_t cap)
 
 static void cuda_describe(struct mk_backend *b, char *buf, size_t len)
 {
+	volatile struct mk_cuda_hpage *hp = b->hp;
 	uint32_t st = __atomic_load_n(&b->kstate, __ATOMIC_ACQUIRE);
 	uint64_t drops;
+	int n;
 
 	pthread_mutex_lock(&b->sq_mu);
 	drops = b->sq_drops;
 	pthread_mutex_unlock(&b->sq_mu);
-	snprintf(buf, len, "%s, %d SMs, resident kernel %ux%u threads%s%s%s",
-		 b->devname, b->sms, b->g.nblocks, MK_CUDA_THREADS,
-		 drops ? " [SQ drops]" : "",
-		 st == K_FAULT || st == K_WEDGED ? "; " : "",
-		 st == K_FAULT || st == K_WEDGED ? b->fault : "");
+	n = snprintf(buf, len, "%s, %d SMs, resident kernel %ux%u threads%s",
+		     b->devname, b->sms, b->g.nblocks, MK_CUDA_THREADS,
+		     drops ? " [SQ overflowed: rescan at next start]" : "");
+	if (b->ka.trace) /* compact: struct mk_status keeps 128 bytes */
+		n = snprintf(buf, len,
+			     "trace cycles: stagger %u issue>seen %u seen>exec %u exec>DONE %u (n %u)",
+			     hp->gap, hp->tr_seen, hp->tr_exec, hp->tr_done, hp->tr_n);
+	if ((st == K_FAULT || st == K_WEDGED) && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "; %s", b->fault);
 }
 
 const struct mk_backend_ops mk_backend_cuda_ops = {

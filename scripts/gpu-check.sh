@@ -13,6 +13,7 @@
 # log per step. Exit status: 0 when no step failed.
 #   GPU_CHECK_STEPS="build gpu-suites bench"  run only these (deps always)
 #   JOBS=16 MK_PFX=/tmp/pfx MK_DEBS=third_party/debs  overrides
+#   SAN_TIMEOUT=600 MK_PARITY_STEPS=12  compute-sanitizer step limits
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -117,7 +118,7 @@ step_build() {
 	extra=$(build_extra)
 	rm -rf "$B"
 	# shellcheck disable=SC2086
-	make -j"$JOBS" CUDA=1 B="$B" ${extra:+"$extra"}
+	make -k -j"$JOBS" CUDA=1 B="$B" ${extra:+"$extra"}
 }
 
 sanitizer() {
@@ -180,8 +181,8 @@ if [ ! -x "$B/tests/check_parity" ] && [ -d "$B" ]; then
 fi
 want unit && run_step unit 600 scripts/run-tests.sh "$B"
 want gpu-suites && run_step gpu-suites 600 env MK_GPU=1 scripts/run-tests.sh "$B"
-want memcheck && run_step memcheck 600 bash -c "step_sanitize memcheck"
-want racecheck && run_step racecheck 600 bash -c "step_sanitize racecheck"
+want memcheck && run_step memcheck "${SAN_TIMEOUT:-600}" bash -c "step_sanitize memcheck"
+want racecheck && run_step racecheck "${SAN_TIMEOUT:-600}" bash -c "step_sanitize racecheck"
 want bench && run_step bench 600 bash -c step_bench
 if want mount-cuda; then
 	if [ -d tests/sh ]; then

@@ -253,6 +253,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bench_round_trip(rt, n, ns, &mk50);
+	if (getenv("MK_CUDA_TRACE")) {
+		mk_runtime_status(rt, &st);
+		printf("  %s\n", st.device);
+	}
 	bench_mt(rt);
 	mk_runtime_destroy(rt);
 	if (mk50 > 0 && l50 > 0)
