@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/file_pattern.c - patterns/P: a pattern set registered in the scan
+ * pool (runtime/stream.h) under a fixed index from mkdir to rmdir.
+ *   literals  rw  one pattern per line (runtime/dfa.h has the escapes);
+ *                 the writes of one open accumulate and are compiled when
+ *                 it is closed (flush), so `cat list > literals` works for
+ *                 lists larger than one write; reading shows the text
+ *   dfa       rw  the binary table: written like literals, read = export
+ *   info      r   mk_dfa_info's line plus set=K (the DFA_STEP set number)
+ * A set a running stream uses cannot be replaced or removed (EBUSY).
+ * A replaced table may still be read by a DFA_STEP slot the kernel runs
+ * now, so it is freed only once the ring has been seen idle.
+ */
+#include "fs/obj.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LITERALS_MAX (64u << 20)
+#define DFA_MAX ((size_t)MK_DFA_MAX_STATES * MK_DFA_STATE_BYTES)
+
+struct mk_fs_retired {
+	struct mk_dfa *dfa;
+	struct mk_fs_retired *next;
+};
+
+/* Free @d once no slot can be reading it (see mk_fs_pset_reclaim). */
+static void retire(struct mk_fs *fs, struct mk_dfa *d)
+{
+	struct mk_fs_retired *r;
+
+	if (!d)
+		return;
+	r = malloc(sizeof(*r));
+	if (!r) {
+		/* Leak rather than free under a reader. */
+		fuse_log(FUSE_LOG_ERR, "megafs: out of memory retiring a DFA\n");
+		return;
+	}
+	r->dfa = d;
+	pthread_mutex_lock(&fs->obj_lock);
+	r->next = fs->retired;
+	fs->retired = r;
+	pthread_mutex_unlock(&fs->obj_lock);
+}
+
+void mk_fs_pset_reclaim(struct mk_fs *fs, int force)
+{
+	struct mk_fs_retired *list, *r;
+	struct mk_status st;
+
+	pthread_mutex_lock(&fs->obj_lock);
+	list = fs->retired;
+	fs->retired = NULL;
+	pthread_mutex_unlock(&fs->obj_lock);
+	if (!list)
+		return;
+	/* Detached first, checked after: every slot that could have read a
+	 * table in @list was claimed before this status, so "nothing
+	 * pending" means none of them still runs. */
+	mk_runtime_status(fs->rt, &st);
+	if (!force && st.pending && st.running) {
+		pthread_mutex_lock(&fs->obj_lock);
+		for (r = list; r->next; r = r->next)
+			;
+		r->next = fs->retired;
+		fs->retired = list;
+		pthread_mutex_unlock(&fs->obj_lock);
+		return;
+	}
+	while (list) {
+		r = list;
+		list = r->next;
+		mk_dfa_destroy(r->dfa);
+		free(r);
+	}
+}
+
+int mk_fs_pset_init(struct mk_fs *fs, struct mk_fs_obj *o, struct mk_err *err)
+{
+	struct mk_fs_pset *ps = &o->u.ps;
+	int rc;
+
+	ps->idx = -1;
+	rc = mk_dfa_compile_literals("", 0, &ps->dfa, err); /* the empty set */
+	if (rc)
+		return rc;
+	if (!fs->pool)
+		return 0; /* no scanning here: the set still compiles */
+	rc = mk_scan_pool_add_set(fs->pool, ps->dfa, err);
+	if (rc < 0)
+		return rc;
+	ps->idx = rc;
+	return 0;
+}
+
+int mk_fs_pset_remove(struct mk_fs *fs, struct mk_fs_obj *o,
+		      struct mk_err *err)
+{
+	struct mk_fs_pset *ps = &o->u.ps;
+	int rc = 0;
+
+	pthread_mutex_lock(&o->mu);
+	if (fs->pool && ps->idx >= 0)
+		rc = mk_scan_pool_remove_set(fs->pool, ps->idx, err);
+	if (rc == 0) {
+		o->removed = 1;
+		if (ps->idx >= 0)
+			retire(fs, ps->dfa);
+		else
+			mk_dfa_destroy(ps->dfa);
+		ps->idx = -1;
+		ps->dfa = NULL;
+	}
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+void mk_fs_pset_fini(struct mk_fs *fs, struct mk_fs_obj *o)
+{
+	struct mk_fs_pset *ps = &o->u.ps;
+
+	/* Only at unmount (kernel stopped) is a set still registered here. */
+	if (fs->pool && ps->idx >= 0)
+		mk_scan_pool_remove_set(fs->pool, ps->idx, NULL);
+	mk_dfa_destroy(ps->dfa);
+	free(ps->text);
+	ps->dfa = NULL;
+	ps->text = NULL;
+	ps->idx = -1;
+}
+
+/* The binary table into @out (grown in place: tables can be large). */
+static int export_text(const struct mk_dfa *d, struct mk_fs_text *out)
+{
+	size_t n = mk_dfa_table_bytes(d);
+	char *nb;
+
+	if (out->cap < out->len + n + 1) {
+		nb = realloc(out->buf, out->len + n + 1);
+		if (!nb)
+			return -ENOMEM;
+		out->buf = nb;
+		out->cap = out->len + n + 1;
+	}
+	if (mk_dfa_export(d, out->buf + out->len, n))
+		return -EIO;
+	out->len += n;
+	return 0;
+}
+
+static int info_text(const struct mk_fs_pset *ps, struct mk_fs_text *out)
+{
+	char line[256];
+	int n = mk_dfa_info(ps->dfa, line, sizeof(line));
+
+	if (n > 0 && (size_t)n < sizeof(line) && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	if (ps->idx >= 0)
+		return mk_fs_text_printf(out, "%s set=%d\n", line, ps->idx);
+	return mk_fs_text_printf(out, "%s\n", line);
+}
+
+int mk_fs_pset_text(struct mk_fs *fs, struct mk_fs_handle *h,
+		    struct mk_fs_text *out)
+{
+	struct mk_fs_obj *o = h->obj;
+	struct mk_fs_pset *ps = &o->u.ps;
+	int rc = 0;
+
+	(void)fs;
+	pthread_mutex_lock(&o->mu);
+	if (o->removed)
+		rc = -ENOENT;
+	else if (h->node.kind == MK_FS_PSET_LITERALS)
+		rc = ps->text ? mk_fs_text_append(out, ps->text, ps->text_len) : 0;
+	else if (h->node.kind == MK_FS_PSET_DFA)
+		rc = export_text(ps->dfa, out);
+	else
+		rc = info_text(ps, out);
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+int mk_fs_pset_write(struct mk_fs_handle *h, const char *buf, size_t size,
+		     uint64_t off, struct mk_err *err)
+{
+	int lit = h->node.kind == MK_FS_PSET_LITERALS;
+	size_t max = lit ? LITERALS_MAX : DFA_MAX;
+	int rc = 0;
+
+	if (!lit && h->node.kind != MK_FS_PSET_DFA)
+		return mk_err_set(err, -EBADF, "this file is read-only",
+				  "write literals or dfa");
+	pthread_mutex_lock(&h->lock);
+	if (off == 0)
+		h->wbuf.len = 0; /* a rewrite from the start */
+	if (off != h->wbuf.len)
+		rc = mk_err_setf(err, -EINVAL,
+				 "write the whole text in order from offset 0 through one open file",
+				 "write at offset %llu, expected %zu",
+				 (unsigned long long)off, h->wbuf.len);
+	else if (size > max - h->wbuf.len)
+		rc = mk_err_setf(err, -E2BIG,
+				 "split the patterns into several sets",
+				 "the %s would exceed %zu bytes",
+				 lit ? "literals text" : "dfa table", max);
+	else if (mk_fs_text_append(&h->wbuf, buf, size))
+		rc = mk_err_set(err, -ENOMEM, "cannot buffer the write",
+				"free some memory");
+	else
+		h->wdirty = 1;
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* Put @d (and its @text, taken over) in place of @o's table. */
+static int install(struct mk_fs *fs, struct mk_fs_obj *o, struct mk_dfa *d,
+		   char *text, size_t len, struct mk_err *err)
+{
+	struct mk_fs_pset *ps = &o->u.ps;
+	int rc = 0;
+
+	/* Finished scans count as users of the set until settled. */
+	mk_fs_streams_settle(fs);
+	pthread_mutex_lock(&o->mu);
+	if (o->removed)
+		rc = mk_err_set(err, -ENOENT, "the pattern set was removed",
+				"mkdir it again");
+	else if (fs->pool && ps->idx >= 0)
+		rc = mk_scan_pool_replace_set(fs->pool, ps->idx, d, err);
+	if (rc == 0) {
+		if (ps->idx >= 0)
+			retire(fs, ps->dfa);
+		else
+			mk_dfa_destroy(ps->dfa);
+		ps->dfa = d;
+		free(ps->text);
+		ps->text = text;
+		ps->text_len = len;
+	}
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+int mk_fs_pset_commit(struct mk_fs *fs, struct mk_fs_handle *h,
+		      struct mk_err *err)
+{
+	struct mk_dfa *d = NULL;
+	char *text = NULL;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	if (!h->wdirty) {
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	h->wdirty = 0; /* reported once, at the flush that failed */
+	if (h->node.kind == MK_FS_PSET_LITERALS)
+		rc = mk_dfa_compile_literals(h->wbuf.buf ? h->wbuf.buf : "",
+					     h->wbuf.len, &d, err);
+	else
+		rc = mk_dfa_load_binary(h->wbuf.buf, h->wbuf.len, &d, err);
+	if (rc == 0 && h->node.kind == MK_FS_PSET_LITERALS) {
+		text = malloc(h->wbuf.len + 1);
+		if (text)
+			memcpy(text, h->wbuf.buf ? h->wbuf.buf : "", h->wbuf.len);
+		else
+			rc = mk_err_set(err, -ENOMEM, "cannot keep the text",
+					"free some memory");
+	}
+	if (rc == 0)
+		rc = install(fs, h->obj, d, text, text ? h->wbuf.len : 0, err);
+	pthread_mutex_unlock(&h->lock);
+	if (rc) {
+		mk_dfa_destroy(d);
+		free(text);
+	}
+	return rc;
+}
+
+int mk_fs_pset_start(struct mk_fs *fs, const char *name,
+		     struct mk_stream_params *p, struct mk_stream **out,
+		     struct mk_err *err)
+{
+	struct mk_fs_obj *o = mk_fs_obj_find(fs, MK_FS_OBJ_PSET, name);
+	int rc;
+
+	if (!o)
+		return mk_err_setf(err, -ENOENT,
+				   "mkdir patterns/NAME and write its literals, or name an existing set",
+				   "no pattern set '%s'", name);
+	pthread_mutex_lock(&o->mu);
+	if (o->removed || o->u.ps.idx < 0) {
+		rc = mk_err_setf(err, -ENOENT, "mkdir it again",
+				 "pattern set '%s' was removed", name);
+	} else {
+		p->set = o->u.ps.idx;
+		rc = mk_stream_start(fs->pool, p, out, err);
+	}
+	pthread_mutex_unlock(&o->mu);
+	mk_fs_obj_put(fs, o);
+	return rc;
+}
