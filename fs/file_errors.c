@@ -6,6 +6,7 @@
  * sent to fuse_log (stderr in the foreground, syslog otherwise).
  */
 #include "fs/fs.h"
+#include "fs/obj.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,16 +44,22 @@ static void record(struct mk_fs *fs, const char *path, int rc,
 	pthread_mutex_unlock(&fs->err_lock);
 }
 
-void mk_fs_reject(struct mk_fs *fs, fuse_req_t req,
-		  const struct mk_fs_node *n, int rc, const struct mk_err *err)
+void mk_fs_record(struct mk_fs *fs, const struct mk_fs_node *n, int rc,
+		  const struct mk_err *err)
 {
 	char path[MK_FS_PATH_MAX], fallback[MK_ERR_MSG_MAX];
 	const char *msg = message_of(err, rc, fallback, sizeof(fallback));
 
-	mk_fs_tree_path(&fs->tree, n, path, sizeof(path));
+	mk_fs_obj_path(fs, n, path, sizeof(path));
 	fuse_log(FUSE_LOG_ERR, "megafs: %s: %s: %s\n", path,
 		 mk_errno_name(rc), msg);
 	record(fs, path, rc, msg);
+}
+
+void mk_fs_reject(struct mk_fs *fs, fuse_req_t req,
+		  const struct mk_fs_node *n, int rc, const struct mk_err *err)
+{
+	mk_fs_record(fs, n, rc, err);
 	mk_fs_reply_err(req, rc);
 }
 

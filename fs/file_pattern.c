@@ -184,8 +184,50 @@ int mk_fs_pset_text(struct mk_fs *fs, struct mk_fs_handle *h,
 	return rc;
 }
 
-int mk_fs_pset_write(struct mk_fs_handle *h, const char *buf, size_t size,
-		     uint64_t off, struct mk_err *err)
+/* Is @o's set in use by a running scan? Replacing the table by itself
+ * answers it without changing anything. o->mu held. */
+static int busy_locked(struct mk_fs *fs, struct mk_fs_obj *o,
+		       struct mk_err *err)
+{
+	if (o->removed)
+		return mk_err_set(err, -ENOENT, "the pattern set was removed",
+				  "mkdir it again");
+	if (!fs->pool || o->u.ps.idx < 0)
+		return 0;
+	return mk_scan_pool_replace_set(fs->pool, o->u.ps.idx, o->u.ps.dfa,
+					err);
+}
+
+/*
+ * A first write that holds whole lines (echo, printf) is compiled at once,
+ * so a bad escape or a set in use fails that write, which shell builtins
+ * report; their close(2) errors are lost. The table is kept for the flush.
+ * Anything written later is compiled at close.
+ */
+static int check_now(struct mk_fs *fs, struct mk_fs_handle *h,
+		     struct mk_err *err)
+{
+	int rc;
+
+	mk_dfa_destroy(h->wdfa);
+	h->wdfa = NULL;
+	rc = mk_dfa_compile_literals(h->wbuf.buf, h->wbuf.len, &h->wdfa, err);
+	if (rc == 0) {
+		mk_fs_streams_settle(fs);
+		pthread_mutex_lock(&h->obj->mu);
+		rc = busy_locked(fs, h->obj, err);
+		pthread_mutex_unlock(&h->obj->mu);
+	}
+	if (rc) {
+		mk_dfa_destroy(h->wdfa);
+		h->wdfa = NULL;
+	}
+	return rc;
+}
+
+int mk_fs_pset_write(struct mk_fs *fs, struct mk_fs_handle *h,
+		     const char *buf, size_t size, uint64_t off,
+		     struct mk_err *err)
 {
 	int lit = h->node.kind == MK_FS_PSET_LITERALS;
 	size_t max = lit ? LITERALS_MAX : DFA_MAX;
@@ -195,23 +237,36 @@ int mk_fs_pset_write(struct mk_fs_handle *h, const char *buf, size_t size,
 		return mk_err_set(err, -EBADF, "this file is read-only",
 				  "write literals or dfa");
 	pthread_mutex_lock(&h->lock);
-	if (off == 0)
-		h->wbuf.len = 0; /* a rewrite from the start */
-	if (off != h->wbuf.len)
+	if (off != 0 && off != h->wbuf.len)
 		rc = mk_err_setf(err, -EINVAL,
 				 "write the whole text in order from offset 0 through one open file",
 				 "write at offset %llu, expected %zu",
 				 (unsigned long long)off, h->wbuf.len);
-	else if (size > max - h->wbuf.len)
+	else if (size > max - (off ? h->wbuf.len : 0))
 		rc = mk_err_setf(err, -E2BIG,
 				 "split the patterns into several sets",
 				 "the %s would exceed %zu bytes",
 				 lit ? "literals text" : "dfa table", max);
-	else if (mk_fs_text_append(&h->wbuf, buf, size))
+	if (rc)
+		goto out;
+	if (off == 0)
+		h->wbuf.len = 0; /* a rewrite from the start */
+	mk_dfa_destroy(h->wdfa);
+	h->wdfa = NULL;
+	if (mk_fs_text_append(&h->wbuf, buf, size)) {
 		rc = mk_err_set(err, -ENOMEM, "cannot buffer the write",
 				"free some memory");
-	else
-		h->wdirty = 1;
+		goto out;
+	}
+	h->wdirty = 1;
+	if (lit && off == 0 && size && buf[size - 1] == '\n') {
+		rc = check_now(fs, h, err);
+		if (rc) { /* rejected: nothing written */
+			h->wbuf.len = 0;
+			h->wdirty = 0;
+		}
+	}
+out:
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -258,11 +313,16 @@ int mk_fs_pset_commit(struct mk_fs *fs, struct mk_fs_handle *h,
 		return 0;
 	}
 	h->wdirty = 0; /* reported once, at the flush that failed */
-	if (h->node.kind == MK_FS_PSET_LITERALS)
+	if (h->wdfa) {
+		d = h->wdfa; /* compiled by the write already */
+		h->wdfa = NULL;
+		rc = 0;
+	} else if (h->node.kind == MK_FS_PSET_LITERALS) {
 		rc = mk_dfa_compile_literals(h->wbuf.buf ? h->wbuf.buf : "",
 					     h->wbuf.len, &d, err);
-	else
+	} else {
 		rc = mk_dfa_load_binary(h->wbuf.buf, h->wbuf.len, &d, err);
+	}
 	if (rc == 0 && h->node.kind == MK_FS_PSET_LITERALS) {
 		text = malloc(h->wbuf.len + 1);
 		if (text)

@@ -4,6 +4,7 @@
  * text buffer every generated file is printed into. No FUSE requests here.
  */
 #include "fs/fs.h"
+#include "fs/obj.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -52,6 +53,32 @@ int mk_fs_text_printf(struct mk_fs_text *t, const char *fmt, ...)
 	return 0;
 }
 
+int mk_fs_text_append(struct mk_fs_text *t, const void *p, size_t n)
+{
+	size_t cap;
+	char *nb;
+
+	if (t->oom)
+		return -ENOMEM;
+	if (t->len + n + 1 > t->cap) {
+		cap = t->cap ? t->cap : 256;
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		nb = realloc(t->buf, cap);
+		if (!nb) {
+			t->oom = 1;
+			return -ENOMEM;
+		}
+		t->buf = nb;
+		t->cap = cap;
+	}
+	if (n)
+		memcpy(t->buf + t->len, p, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+	return 0;
+}
+
 void mk_fs_text_fini(struct mk_fs_text *t)
 {
 	free(t->buf);
@@ -74,9 +101,14 @@ int mk_fs_init(struct mk_fs *fs, struct mk_runtime *rt, const char *sched)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->err_lock, NULL);
 	pthread_mutex_init(&fs->watch_lock, NULL);
+	pthread_mutex_init(&fs->obj_lock, NULL);
 	pthread_cond_init(&fs->watch_cond, NULL);
 	fs->watch.next = &fs->watch;
 	fs->watch.prev = &fs->watch;
+	/* Not fatal: patterns/ and streams/ still exist; `start` reports
+	 * pool_err (e.g. -ENOTSUP on a backend that cannot scan). */
+	if (mk_scan_pool_create(rt, &fs->pool, &fs->pool_err))
+		fs->pool = NULL;
 	return 0;
 }
 
@@ -84,6 +116,13 @@ void mk_fs_fini(struct mk_fs *fs)
 {
 	if (!fs->orphans)
 		return;
+	/* No scan may run while its buffers and sets are freed. */
+	mk_runtime_stop(fs->rt);
+	mk_fs_obj_fini(fs);
+	mk_fs_pset_reclaim(fs, 1);
+	mk_scan_pool_destroy(fs->pool);
+	fs->pool = NULL;
+	pthread_mutex_destroy(&fs->obj_lock);
 	free(fs->orphans);
 	fs->orphans = NULL;
 	pthread_cond_destroy(&fs->watch_cond);

@@ -55,6 +55,7 @@ struct mk_fs_chan; /* a `call` channel, fs/file_call.c */
 struct mk_fs_obj;  /* patterns/P or streams/S, fs/obj.h */
 struct mk_fs_retired;
 struct mk_scan_pool;
+struct mk_dfa;
 
 /* One open file (fi->fh). */
 struct mk_fs_handle {
@@ -71,6 +72,7 @@ struct mk_fs_handle {
 	struct mk_fs_obj *obj;  /* reference held until release */
 	struct mk_fs_text wbuf; /* literals/dfa bytes written (under lock) */
 	int wdirty;             /* wbuf not compiled yet (under lock) */
+	struct mk_dfa *wdfa;    /* wbuf compiled already (checked at write) */
 };
 
 /* The mount: one per process, fuse_req_userdata() of every request. */

@@ -285,6 +285,10 @@ static int run(struct fuse_args *args, const struct fuse_cmdline_opts *cl,
 		goto out_fini;
 	}
 	fs.se = se;
+	fs.mountpoint = cl->mountpoint;
+	if (!fs.pool)
+		fprintf(stderr, "megafs: streams cannot start: %s\n",
+			mk_err_msg(&fs.pool_err));
 	if (fuse_set_signal_handlers(se))
 		goto out_fini;
 	if (fuse_session_mount(se, cl->mountpoint)) {

@@ -320,10 +320,10 @@ void mk_fs_obj_put_all(struct mk_fs *fs, struct mk_fs_obj **v, size_t n)
 	free(v);
 }
 
-void mk_fs_obj_unlist(struct mk_fs *fs, struct mk_fs_obj *o)
+int mk_fs_obj_unlist(struct mk_fs *fs, struct mk_fs_obj *o)
 {
 	struct mk_fs_obj **pp;
-	int last = 0;
+	int last = 0, found = 0;
 
 	pthread_mutex_lock(&fs->obj_lock);
 	for (pp = &fs->objs; *pp; pp = &(*pp)->next) {
@@ -336,11 +336,13 @@ void mk_fs_obj_unlist(struct mk_fs *fs, struct mk_fs_obj *o)
 		else
 			fs->nstreams--;
 		last = --o->refs == 0;
+		found = 1;
 		break;
 	}
 	pthread_mutex_unlock(&fs->obj_lock);
 	if (last)
 		obj_free(fs, o);
+	return found;
 }
 
 struct mk_fs_obj *mk_fs_obj_find(struct mk_fs *fs, enum mk_fs_obj_type type,

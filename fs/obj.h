@@ -107,8 +107,9 @@ int mk_fs_obj_rmdir(struct mk_fs *fs, uint64_t parent, const char *name,
 struct mk_fs_obj *mk_fs_obj_find(struct mk_fs *fs, enum mk_fs_obj_type type,
 				 const char *name);
 void mk_fs_obj_put(struct mk_fs *fs, struct mk_fs_obj *o);
-/* Take @o off the list (drops the registry's reference). */
-void mk_fs_obj_unlist(struct mk_fs *fs, struct mk_fs_obj *o);
+/* Take @o off the list (drops the registry's reference). 1 if it was
+ * listed, 0 if someone else took it off first. */
+int mk_fs_obj_unlist(struct mk_fs *fs, struct mk_fs_obj *o);
 /* Referenced array of every object of @type (hidden ones too); *@n set.
  * NULL with *@n = 0 when there are none or memory is short. */
 struct mk_fs_obj **mk_fs_obj_snapshot(struct mk_fs *fs,
@@ -127,8 +128,9 @@ void mk_fs_pset_fini(struct mk_fs *fs, struct mk_fs_obj *o);
 int mk_fs_pset_text(struct mk_fs *fs, struct mk_fs_handle *h,
 		    struct mk_fs_text *out);
 /* literals/dfa: accumulate a write at @off (0 restarts, else the end). */
-int mk_fs_pset_write(struct mk_fs_handle *h, const char *buf, size_t size,
-		     uint64_t off, struct mk_err *err);
+int mk_fs_pset_write(struct mk_fs *fs, struct mk_fs_handle *h,
+		     const char *buf, size_t size, uint64_t off,
+		     struct mk_err *err);
 /* Compile what @h accumulated (flush/release); 0 when nothing pending. */
 int mk_fs_pset_commit(struct mk_fs *fs, struct mk_fs_handle *h,
 		      struct mk_err *err);

@@ -2,10 +2,12 @@
 /*
  * fs/ops.c - the FUSE low-level request handlers and the one static const
  * fuse_lowlevel_ops table (hello_ll.c shape). Handlers translate a
- * request into a tree lookup plus one fs/file_*.c call and reply; every
- * error reply goes through mk_fs_reply_err() / mk_fs_reject().
+ * request into a tree lookup (fs/tree.c, or fs/obj.c for what mkdir
+ * created) plus one fs/file_*.c call and reply; every error reply goes
+ * through mk_fs_reply_err() / mk_fs_reject().
  */
 #include "fs/fs.h"
+#include "fs/obj.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ATTR_TIMEOUT 60.0 /* the tree never changes while mounted */
+/* Nodes never change while they exist; mkdir/rmdir go through the
+ * kernel, which updates its own dentries. */
+#define ATTR_TIMEOUT 60.0
 
 static struct mk_fs *ctx(fuse_req_t req)
 {
@@ -24,6 +28,23 @@ static struct mk_fs *ctx(fuse_req_t req)
 static struct mk_fs_handle *handle_of(struct fuse_file_info *fi)
 {
 	return (struct mk_fs_handle *)(uintptr_t)fi->fh;
+}
+
+static int node_get(struct mk_fs *fs, uint64_t ino, struct mk_fs_node *n)
+{
+	if (mk_fs_obj_ino(fs, ino))
+		return mk_fs_obj_node(fs, ino, n, NULL);
+	return mk_fs_tree_get(&fs->tree, ino, n);
+}
+
+static int is_pset_file(enum mk_fs_kind k)
+{
+	return k >= MK_FS_PSET_LITERALS && k <= MK_FS_PSET_INFO;
+}
+
+static int is_stream_file(enum mk_fs_kind k)
+{
+	return k >= MK_FS_ST_SOURCE && k <= MK_FS_ST_ERROR;
 }
 
 static off_t size_of(struct mk_fs *fs, const struct mk_fs_node *n)
@@ -53,8 +74,8 @@ static void fill_attr(struct mk_fs *fs, const struct mk_fs_node *n,
 	st->st_ino = n->ino;
 	st->st_mode = n->mode;
 	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
+	st->st_uid = mk_fs_obj_ino(fs, n->ino) ? n->uid : fs->uid;
+	st->st_gid = mk_fs_obj_ino(fs, n->ino) ? n->gid : fs->gid;
 	st->st_size = size_of(fs, n);
 	st->st_blksize = 4096;
 	st->st_atim = fs->mounted;
@@ -86,7 +107,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct mk_fs_node n;
 	int rc;
 
-	rc = mk_fs_tree_lookup(&fs->tree, parent, name, &n);
+	if (mk_fs_obj_dir(fs, parent))
+		rc = mk_fs_obj_lookup(fs, parent, name, &n);
+	else
+		rc = mk_fs_tree_lookup(&fs->tree, parent, name, &n);
 	if (rc) {
 		mk_fs_reply_err(req, rc);
 		return;
@@ -107,7 +131,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 
 	(void)fi;
-	if (mk_fs_tree_get(&fs->tree, ino, &n)) {
+	if (node_get(fs, ino, &n)) {
 		mk_fs_reply_err(req, -ENOENT);
 		return;
 	}
@@ -126,7 +150,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	(void)attr;
 	(void)fi;
-	if (mk_fs_tree_get(&fs->tree, ino, &n)) {
+	if (node_get(fs, ino, &n)) {
 		mk_fs_reply_err(req, -ENOENT);
 		return;
 	}
@@ -148,15 +172,29 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
+/* Entry at cookie *@pos of @dir; *@pos becomes the next cookie. */
+static int child_at(struct mk_fs *fs, uint64_t dir, uint64_t *pos,
+		    struct mk_fs_node *n, char *name, size_t cap)
+{
+	int rc;
+
+	if (mk_fs_obj_dir(fs, dir))
+		return mk_fs_obj_child(fs, dir, pos, n, name, cap);
+	rc = mk_fs_tree_child(&fs->tree, dir, *pos, n, name, cap);
+	if (rc == 0)
+		*pos += 1;
+	return rc;
+}
+
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, struct fuse_file_info *fi)
 {
 	struct mk_fs *fs = ctx(req);
 	struct mk_fs_node n;
 	size_t used = 0, len;
-	char name[32];
+	char name[MK_FS_NAME_MAX + 16];
 	struct stat st;
-	uint64_t i;
+	uint64_t i, next;
 	char *buf;
 
 	(void)fi;
@@ -166,19 +204,23 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	memset(&st, 0, sizeof(st));
-	for (i = (uint64_t)off;; i++) {
+	/* Cookies: 1 after ".", 2 after "..", then 2 + the child cookie. */
+	for (i = (uint64_t)off;; i = next) {
 		if (i == 0 || i == 1) {
 			snprintf(name, sizeof(name), i ? ".." : ".");
-			n.ino = i ? mk_fs_tree_parent(&fs->tree, ino) : ino;
+			n.ino = i ? mk_fs_obj_parent(fs, ino) : ino;
 			n.mode = S_IFDIR;
-		} else if (mk_fs_tree_child(&fs->tree, ino, i - 2, &n, name,
-					    sizeof(name))) {
-			break;
+			next = i + 1;
+		} else {
+			next = i - 2;
+			if (child_at(fs, ino, &next, &n, name, sizeof(name)))
+				break;
+			next += 2;
 		}
 		st.st_ino = n.ino;
 		st.st_mode = n.mode;
 		len = fuse_add_direntry(req, buf + used, size - used, name, &st,
-					(off_t)(i + 1));
+					(off_t)next);
 		if (len > size - used)
 			break;
 		used += len;
@@ -193,6 +235,9 @@ static void free_handle(struct mk_fs *fs, struct mk_fs_handle *h)
 		mk_fs_call_release(fs, h);
 	else
 		mk_fs_watch_release(fs, h);
+	mk_fs_obj_put(fs, h->obj);
+	mk_dfa_destroy(h->wdfa);
+	mk_fs_text_fini(&h->wbuf);
 	mk_fs_text_fini(&h->snap);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -201,36 +246,41 @@ static void free_handle(struct mk_fs *fs, struct mk_fs_handle *h)
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mk_fs *fs = ctx(req);
+	struct mk_fs_obj *obj = NULL;
 	struct mk_fs_handle *h;
 	struct mk_fs_node n;
 	struct mk_err err;
+	int rc;
 
 	mk_err_clear(&err);
-	if (mk_fs_tree_get(&fs->tree, ino, &n)) {
-		mk_fs_reply_err(req, -ENOENT);
-		return;
-	}
-	if (S_ISDIR(n.mode)) {
-		mk_fs_reply_err(req, -EISDIR);
+	if (mk_fs_obj_ino(fs, ino))
+		rc = mk_fs_obj_node(fs, ino, &n, &obj);
+	else
+		rc = mk_fs_tree_get(&fs->tree, ino, &n);
+	if (rc || S_ISDIR(n.mode)) {
+		mk_fs_obj_put(fs, obj);
+		mk_fs_reply_err(req, rc ? -ENOENT : -EISDIR);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY && !mk_fs_node_writable(&n)) {
 		/* Also for root, whom default_permissions lets through. */
 		mk_err_set(&err, -EACCES, "the file is read-only (mode 0444)",
 			   "open it for reading; see README for the writable files");
+		mk_fs_obj_put(fs, obj);
 		mk_fs_reject(fs, req, &n, -EACCES, &err);
 		return;
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
+		mk_fs_obj_put(fs, obj);
 		mk_fs_reply_err(req, -ENOMEM);
 		return;
 	}
 	pthread_mutex_init(&h->lock, NULL);
 	h->node = n;
+	h->obj = obj;
 	if (n.kind == MK_FS_CALL && mk_fs_call_open(fs, h)) {
-		pthread_mutex_destroy(&h->lock);
-		free(h);
+		free_handle(fs, h);
 		mk_fs_reply_err(req, -ENOMEM);
 		return;
 	}
@@ -245,17 +295,53 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free_handle(fs, h); /* the opener was interrupted */
 }
 
+/* close(2): compile what was written into literals/dfa; the error, if
+ * any, is what close returns. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	struct mk_fs_handle *h = handle_of(fi);
+	struct mk_fs *fs = ctx(req);
+	struct mk_err err;
+	int rc = 0;
+
+	(void)ino;
+	mk_err_clear(&err);
+	if (h->obj && is_pset_file(h->node.kind))
+		rc = mk_fs_pset_commit(fs, h, &err);
+	if (rc)
+		mk_fs_reject(fs, req, &h->node, rc, &err);
+	else
+		mk_fs_reply_err(req, 0);
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct mk_fs_handle *h = handle_of(fi);
+	struct mk_fs *fs = ctx(req);
+	struct mk_err err;
+	int rc = 0;
+
 	(void)ino;
-	free_handle(ctx(req), handle_of(fi));
+	mk_err_clear(&err);
+	/* Written after the last flush (rare): nobody left to tell. */
+	if (h->obj && is_pset_file(h->node.kind))
+		rc = mk_fs_pset_commit(fs, h, &err);
+	if (rc)
+		mk_fs_record(fs, &h->node, rc, &err);
+	free_handle(fs, h);
 	mk_fs_reply_err(req, 0);
 }
 
-static int gen_text(struct mk_fs *fs, const struct mk_fs_node *n,
+static int gen_text(struct mk_fs *fs, struct mk_fs_handle *h,
 		    struct mk_fs_text *t)
 {
+	const struct mk_fs_node *n = &h->node;
+
+	if (h->obj)
+		return is_pset_file(n->kind) ? mk_fs_pset_text(fs, h, t) :
+					       mk_fs_stream_text(fs, h, t);
 	switch (n->kind) {
 	case MK_FS_README:
 		return mk_fs_readme_text(fs, t);
@@ -288,7 +374,7 @@ static void read_text(struct mk_fs *fs, fuse_req_t req,
 	if (off == 0 || !h->snap.buf) {
 		h->snap.len = 0;
 		h->snap.oom = 0;
-		rc = gen_text(fs, &h->node, &h->snap);
+		rc = gen_text(fs, h, &h->snap);
 	}
 	if (rc == 0 && (uint64_t)off < h->snap.len) {
 		n = h->snap.len - (size_t)off < size ? h->snap.len - (size_t)off :
@@ -375,6 +461,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (!mk_fs_node_writable(&h->node))
 		rc = mk_err_set(&err, -EBADF, "the file is read-only",
 				"write to a mode 0644 file");
+	else if (h->obj && is_pset_file(h->node.kind))
+		rc = mk_fs_pset_write(fs, h, buf, size, (uint64_t)off, &err);
+	else if (h->obj && is_stream_file(h->node.kind) && off != 0)
+		rc = write_at_zero(fs, &h->node, buf, size, off, &err);
+	else if (h->obj && is_stream_file(h->node.kind))
+		rc = mk_fs_stream_write(fs, req, h, buf, size, &err);
 	else if (h->node.kind == MK_FS_RING_RAW)
 		rc = mk_fs_ring_raw_write(fs, buf, size, (uint64_t)off, &err);
 	else if (h->node.kind == MK_FS_CTL_RAW)
@@ -385,6 +477,86 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		mk_fs_reject(fs, req, &h->node, rc, &err);
 	else
 		fuse_reply_write(req, size);
+}
+
+/* The node that a directory operation's error is recorded under. */
+static void dir_node(struct mk_fs *fs, uint64_t ino, struct mk_fs_node *n)
+{
+	if (node_get(fs, ino, n))
+		mk_fs_tree_get(&fs->tree, 1, n);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct mk_fs *fs = ctx(req);
+	struct fuse_entry_param e;
+	struct mk_fs_node n;
+	struct mk_err err;
+	int rc;
+
+	(void)mode; /* objects have fixed modes, like every megafs node */
+	mk_err_clear(&err);
+	rc = mk_fs_obj_mkdir(fs, parent, name, (uint32_t)c->uid,
+			     (uint32_t)c->gid, &n, &err);
+	if (rc) {
+		dir_node(fs, parent, &n);
+		mk_fs_reject(fs, req, &n, rc, &err);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = n.ino;
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ATTR_TIMEOUT;
+	fill_attr(fs, &n, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	struct mk_err err;
+	int rc;
+
+	mk_err_clear(&err);
+	rc = mk_fs_obj_rmdir(fs, parent, name, &err);
+	if (rc) {
+		dir_node(fs, parent, &n);
+		mk_fs_reject(fs, req, &n, rc, &err);
+		return;
+	}
+	mk_fs_reply_err(req, 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	struct mk_err err;
+
+	mk_err_setf(&err, -EPERM,
+		    "rmdir patterns/NAME or streams/NAME removes an object with its files",
+		    "megafs files cannot be removed ('%s')", name);
+	dir_node(fs, parent, &n);
+	mk_fs_reject(fs, req, &n, -EPERM, &err);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	struct mk_err err;
+
+	(void)mode;
+	(void)rdev;
+	mk_err_setf(&err, -EPERM,
+		    "mkdir patterns/NAME or streams/NAME creates an object and its files",
+		    "megafs creates no files ('%s')", name);
+	dir_node(fs, parent, &n);
+	mk_fs_reject(fs, req, &n, -EPERM, &err);
 }
 
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
@@ -401,7 +573,12 @@ static const struct fuse_lowlevel_ops ops = {
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.readdir = op_readdir,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.mknod = op_mknod,
 	.open = op_open,
+	.flush = op_flush,
 	.release = op_release,
 	.read = op_read,
 	.write = op_write,

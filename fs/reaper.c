@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fs/reaper.c - the one thread that answers what waits on completions:
- * parked `call` reads, armed poll handles (ring/N, call) and slots of
- * closed call channels. It sleeps on a condition variable while nothing
- * waits, and on mk_runtime_wait_progress() while something does, so no
- * FUSE worker ever blocks on the kernel.
+ * parked `call` reads, armed poll handles (ring/N, call, streams/S/
+ * progress), slots of closed call channels, and streams whose scan ended
+ * (settled: results kept, the scan freed, poll notified). It sleeps on a
+ * condition variable while nothing waits, and on
+ * mk_runtime_wait_progress() while something does, so no FUSE worker ever
+ * blocks on the kernel.
  *
  * Lost-wakeup rule: waiters check and register under watch_lock; the
  * reaper reads the progress counter before it scans, so a completion
  * after a scan always ends the next wait.
  */
 #include "fs/fs.h"
+#include "fs/obj.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 
 #define REAPER_WAIT_NS 100000000LL /* 100 ms: also notices a stop */
+/* While scans run: a scan's end is not a ring completion of its own, so
+ * this bounds how late a poll on progress hears of it. */
+#define REAPER_STREAM_NS 10000000LL
 
 void mk_fs_watch_link_locked(struct mk_fs *fs, struct mk_fs_handle *h)
 {
@@ -51,6 +57,8 @@ static unsigned revents_locked(struct mk_fs *fs, struct mk_fs_handle *h)
 		return mk_fs_call_revents_locked(fs, h);
 	if (h->node.kind == MK_FS_RING_SLOT)
 		return mk_fs_slot_revents(fs, h->node.index);
+	if (h->obj && h->node.kind == MK_FS_ST_PROGRESS)
+		return mk_fs_stream_revents(h);
 	return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
 }
 
@@ -136,7 +144,8 @@ static int wait_for_work(struct mk_fs *fs)
 
 	pthread_mutex_lock(&fs->watch_lock);
 	while (!fs->reaper_stop && !fs->nreaders && !fs->npolls &&
-	       !fs->norphans)
+	       !fs->norphans &&
+	       !__atomic_load_n(&fs->streams_active, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&fs->watch_cond, &fs->watch_lock);
 	stop = fs->reaper_stop;
 	pthread_mutex_unlock(&fs->watch_lock);
@@ -150,9 +159,15 @@ static void *reaper_main(void *arg)
 	while (!wait_for_work(fs)) {
 		/* Read progress before scanning: see the file comment. */
 		uint64_t seen = mk_runtime_progress(fs->rt);
+		int streams = __atomic_load_n(&fs->streams_active,
+					      __ATOMIC_ACQUIRE) != 0;
 
+		if (streams)
+			mk_fs_streams_settle(fs);
 		scan(fs);
-		mk_runtime_wait_progress(fs->rt, seen, REAPER_WAIT_NS);
+		mk_runtime_wait_progress(fs->rt, seen,
+					 streams ? REAPER_STREAM_NS :
+						   REAPER_WAIT_NS);
 	}
 	return NULL;
 }

@@ -81,7 +81,7 @@
 #define PRIO_BATCH 32u           /* priority decisions per round */
 #define PRIO_ROUNDS 16u          /* rounds between two hand-off checks */
 #define HANDOFF_SLOTS 64u        /* poller -> executor ring (shared memory) */
-#define SLOW_CYCLES 2000         /* executor: shutdown/park checks, idle */
+#define SLOW_CYCLES 4000         /* executor: shutdown/park checks, idle */
 #define PARK_EMPTY (~0ull)
 
 /* ---- memory access helpers (PTX; see PROTOCOL.md section 10) ------------ */
@@ -176,6 +176,19 @@ static __device__ __forceinline__ int shutting_down(const mk_cuda_kargs &a)
 	return ld_vol(&a.ctl[MK_CTL_SHUTDOWN]) != 0u;
 }
 
+/*
+ * The runtime/interp.h view of the buffers, built from the kernel
+ * parameters where it is used: everything inlines and it stays in
+ * registers instead of a local-memory struct (measured on the latency path).
+ */
+static __device__ __forceinline__ mk_exec exec_of(const mk_cuda_kargs &a)
+{
+	mk_exec x = { a.ctl, a.ring, a.dbg, a.ctl_words, a.ring_words,
+		      a.dbg_words, NULL, 0u };
+
+	return x;
+}
+
 /* ---- completion notice and the parked bag -------------------------------- */
 
 /*
@@ -218,16 +231,26 @@ static __device__ __forceinline__ int tenant_ok(const mk_exec *x, uint32_t t)
  * mk_exec_claimed() of runtime/interp.h (PROTOCOL.md 4.3 steps 6-8) with a
  * GPU-scope release before the DONE store (see the file header).
  */
-static __device__ void exec_claimed(const mk_exec *x, uint32_t slot_base,
-				    const uint32_t *w)
+static __device__ __forceinline__ void exec_claimed(const mk_exec *x,
+						    uint32_t slot_base,
+						    const uint32_t *w)
 {
 	uint32_t op = w[MK_OPCODE_WORD];
 
 	mk_exec_op(x, slot_base, op, w[MK_ARG0_WORD], w[MK_ARG0_WORD + 1u],
 		   w[MK_ARG0_WORD + 2u], w[MK_ARG0_WORD + 3u]);
-	if (op == MK_OP_PACKED_SLOT)
-		mk_exec_packed(x, slot_base, w);
-	mk_ctl_add(x, MK_CTL_DONE_COUNT, 1u);
+	if (op == MK_OP_PACKED_SLOT) {
+		/* Its byte indexing needs memory; keep @w itself in registers. */
+		uint32_t pw[MK_SLOT_WORDS], i;
+
+#pragma unroll
+		for (i = 0; i < MK_SLOT_WORDS; i++)
+			pw[i] = w[i];
+		mk_exec_packed(x, slot_base, pw);
+	}
+	/* mk_ctl_add() without waiting for the old value (word 1 always exists). */
+	asm volatile("red.global.sys.add.u32 [%0], 1;" ::"l"(&x->ctl[MK_CTL_DONE_COUNT])
+		     : "memory");
 	/* Pairs with the host's acquire load of the status word. */
 	__threadfence();
 	st_vol(&x->ring[slot_base + MK_STATUS_WORD], MK_SLOT_DONE);
@@ -247,22 +270,34 @@ static __device__ void park(const mk_cuda_kargs &a, uint32_t slot,
 /* ---- running slots -------------------------------------------------------- */
 
 /*
- * Sharded claim and execution of one slot whose 16 words are in @w
- * (PROTOCOL.md 4.3 steps 3-8). Returns 1 when it completed the slot.
+ * Sharded claim and execution of one slot whose 16 words are in @w, the
+ * tenant check already made (@enabled) (PROTOCOL.md 4.3 steps 3-8).
+ * Returns 1 when it completed the slot.
  */
-static __device__ int run_slot(const mk_cuda_kargs &a, const mk_exec *x,
-			       uint32_t slot, const uint32_t *w)
+static __device__ __forceinline__ int run_checked(const mk_cuda_kargs &a,
+						  uint32_t slot, const uint32_t *w,
+						  int enabled)
 {
+	const mk_exec x = exec_of(a);
+
 	if (w[MK_STATUS_WORD] != MK_SLOT_PUBLISHED)
 		return 0; /* nothing to claim */
-	if (!tenant_ok(x, w[MK_TENANT_WORD])) {
+	if (!enabled) {
 		park(a, slot, w[MK_TENANT_WORD]);
 		return 0;
 	}
 	if (a.test_trap && w[MK_OPCODE_WORD] == MK_CUDA_TRAP_OPCODE)
 		__trap();
-	exec_claimed(x, slot * MK_SLOT_WORDS, w);
+	exec_claimed(&x, slot * MK_SLOT_WORDS, w);
 	return 1;
+}
+
+static __device__ int run_slot(const mk_cuda_kargs &a, const mk_exec *x,
+			       uint32_t slot, const uint32_t *w)
+{
+	return run_checked(a, slot, w,
+			   w[MK_STATUS_WORD] == MK_SLOT_PUBLISHED &&
+				   tenant_ok(x, w[MK_TENANT_WORD]));
 }
 
 /* Load one slot's 16 words (one lane, four 16-byte loads). */
@@ -411,15 +446,22 @@ static __device__ int pop_chunk(const mk_cuda_kargs &a, uint32_t *first,
 	return got;
 }
 
+/*
+ * Worker: pop chunks of this block's queue until the executor raises this
+ * block's stop word. Idle workers touch only their block's queue line (a
+ * thousand warps polling one control word would make its line, which also
+ * holds DONE_COUNT and the tenant table, an L2 hot spot).
+ */
 static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 			      uint4 *buf)
 {
+	const uint32_t *stop = &a.bq[blockIdx.x].stop;
 	uint32_t sleep = IDLE_SLEEP_MIN_NS, first, count, want;
 
-	while (!shutting_down(a)) {
-		/* Read before the ring loads: an L2 load waits behind them. */
-		want = ld_vol(&a.ds->want);
+	while (ld_vol(stop) != a.launch_id) {
 		if (pop_chunk(a, &first, &count)) {
+			/* Read before the ring loads: an L2 load waits behind them. */
+			want = ld_vol(&a.ds->want);
 			run_range(a, x, first, count, buf, want);
 			sleep = IDLE_SLEEP_MIN_NS;
 			continue;
@@ -429,6 +471,16 @@ static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 	}
 }
 
+/* Executor: tell every block's workers to leave (they finish their chunk). */
+static __device__ void stop_workers(const mk_cuda_kargs &a)
+{
+	uint32_t b;
+
+	for (b = lane_id(); b < a.nblocks; b += 32u)
+		st_vol(&a.bq[b].stop, a.launch_id);
+	__syncwarp();
+}
+
 /* ---- priority variant: partition queues and decisions (executor only) ---- */
 
 #include "kernels/prio.cuh"
@@ -436,7 +488,7 @@ static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 /* ---- the poller (block 0, warp 0) ------------------------------------------ */
 
 /* Shared-memory hand-off from the poller to the executor (block 0). */
-struct handoff {
+struct __align__(16) handoff {
 	uint32_t ent[HANDOFF_SLOTS][MK_SQ_UNITS]; /* data words of SQ entries */
 	uint32_t head;        /* executor: entries taken */
 	uint32_t tail;        /* poller: entries handed off */
@@ -445,6 +497,8 @@ struct handoff {
 	uint32_t want;        /* poller -> executor: the host has waiters */
 	long long t_issue;    /* trace: when the read that saw work was issued */
 	long long t_seen;     /* trace: when the poller saw it */
+	long long rtt_sum;    /* trace: poller-private read latency sums */
+	uint32_t rtt_n;
 };
 
 /* One SQ read in flight: up to 4 entries at head, 8 lanes per entry. */
@@ -454,7 +508,8 @@ struct poll {
 	uint32_t nent, want;
 };
 
-static __device__ void poll_issue(const mk_cuda_kargs &a, const uint64_t *sq,
+/* Issue the read of copy @copy (0 = A, 1 = B) of up to @nent entries. */
+static __device__ void poll_issue(const mk_cuda_kargs &a, uint32_t copy,
 				  uint64_t head, uint32_t nent, int with_want,
 				  poll *p)
 {
@@ -465,11 +520,14 @@ static __device__ void poll_issue(const mk_cuda_kargs &a, const uint64_t *sq,
 	p->t = clock64();
 	p->u0 = p->u1 = 0;
 	if (e < nent)
-		ld_vol_u64x2(sq + (size_t)((head + e) & (a.sq_cap - 1u)) * MK_SQ_UNITS +
-				     2u * (lane & 7u),
+		ld_vol_u64x2(a.sq + (size_t)((head + e) & (a.sq_cap - 1u)) *
+					    MK_SQ_CELL_UNITS +
+				     copy * MK_SQ_UNITS + 2u * (lane & 7u),
 			     &p->u0, &p->u1);
 	if (with_want && lane == 31u)
 		p->want = ld_vol(&a.hpage->want);
+	else if (lane == 31u)
+		p->want = 0xFFFFFFFFu; /* not read */
 }
 
 /* How many consecutive entries from @head are complete (all tags match). */
@@ -500,10 +558,19 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 	uint32_t n = sq_count(p->head, p->nent, p->u0, p->u1);
 	uint32_t lane = lane_id(), e = lane >> 3, j = lane & 7u, room;
 
+	if (a.trace && lane == 0) {
+		hf->rtt_sum += clock64() - p->t;
+		if (++hf->rtt_n == 4096u) {
+			st_vol(&a.hpage->tr_rtt, (uint32_t)(hf->rtt_sum / 4096u));
+			hf->rtt_sum = 0;
+			hf->rtt_n = 0;
+		}
+	}
+
 	if (with_want) {
 		uint32_t w = __shfl_sync(FULL_MASK, p->want, 31);
 
-		if (lane == 0 && w != hf->want) {
+		if (lane == 0 && w != 0xFFFFFFFFu && w != hf->want) {
 			hf->want = w;
 			st_vol(&a.ds->want, w); /* for the workers */
 		}
@@ -555,6 +622,8 @@ static __device__ long long half_rtt(const mk_cuda_kargs &a)
 	}
 	/* A bit more than half: a shorter stagger is worse than none. */
 	gap = (clock64() - t0) * 6 / 40;
+	if (a.tune & 4u)
+		gap = gap * 5 / 6;
 	gap = gap < 200 ? 200 : (gap > 8000 ? 8000 : gap);
 	if (lane_id() == 0)
 		st_vol(&a.hpage->gap, (uint32_t)gap);
@@ -569,25 +638,30 @@ static __device__ long long half_rtt(const mk_cuda_kargs &a)
 static __device__ void poller(const mk_cuda_kargs &a, volatile handoff *hf)
 {
 	uint64_t head = a.ds->sq_head;
-	uint32_t tail = 0, nent = 1;
-	long long gap = half_rtt(a), ta, tb;
+	uint32_t tail = 0, nent = 1, k = 0;
+	long long gap = (a.tune & 1u) ? half_rtt(a) : 0, ta, tb;
+	int dual = (a.tune & 1u) != 0; /* measured slower on the reference VM */
 	poll pa, pb;
 
-	poll_issue(a, a.sq, head, nent, 1, &pa);
+	poll_issue(a, 0, head, nent, 1, &pa);
 	ta = clock64();
-	spin_until(ta, gap);
-	poll_issue(a, a.sq_b, head, nent, 0, &pb);
+	if (dual) {
+		spin_until(ta, gap);
+		poll_issue(a, 1, head, nent, 0, &pb);
+	}
 	tb = clock64();
 	while (!hf->stop) {
 		nent = poll_take(a, hf, &pa, &head, &tail, 1) ? 4u : 1u;
-		spin_until(tb, gap);
-		poll_issue(a, a.sq, head, nent, 1, &pa);
+		if (dual)
+			spin_until(tb, gap);
+		/* want lives in another page: read it on every 64th poll. */
+		poll_issue(a, 0, head, nent, (++k & 63u) == 0, &pa);
 		ta = clock64();
-		if (hf->stop)
-			break;
+		if (hf->stop || !dual)
+			continue;
 		nent = poll_take(a, hf, &pb, &head, &tail, 0) ? 4u : nent;
 		spin_until(ta, gap);
-		poll_issue(a, a.sq_b, head, nent, 0, &pb);
+		poll_issue(a, 1, head, nent, 0, &pb);
 		tb = clock64();
 	}
 	__syncwarp();
@@ -673,18 +747,35 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 	int did = 0, nudge = 0, fenced = 0;
 
 	if (lane < n) {
-		volatile uint32_t *src = hf->ent[(h + lane) % HANDOFF_SLOTS];
+		const uint4 *src = (const uint4 *)hf->ent[(h + lane) % HANDOFF_SLOTS];
+		uint4 v = src[0];
+		uint32_t guess = 0, tb = 0;
 
+		/* The tenant loads go out first; the rest of the entry meanwhile. */
+		if (!a.priority && v.x >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE) {
+			const mk_exec xr = exec_of(a);
+
+			guess = mk_ctl_load(&xr, MK_CTL_TENANT_MASK_DEFAULT + v.z);
+			tb = mk_ctl_load(&xr, MK_CTL_TENANT_BASE);
+		}
 #pragma unroll
-		for (i = 0; i < MK_SQ_UNITS; i++)
-			w[i] = src[i];
+		for (i = 0; i < MK_SQ_UNITS / 4u; i++) {
+			uint4 u = i ? src[i] : v;
+
+			w[4u * i] = u.x;
+			w[4u * i + 1u] = u.y;
+			w[4u * i + 2u] = u.z;
+			w[4u * i + 3u] = u.w;
+		}
 		d0 = w[0];
 		cnt = w[1];
-	}
-	if (!a.priority && lane < n && d0 >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE &&
-	    (d0 & MK_SQ_SLOT_MASK) < a.slots) {
-		w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
-		did = run_slot(a, x, d0 & MK_SQ_SLOT_MASK, w);
+		if (!a.priority && d0 >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE &&
+		    (d0 & MK_SQ_SLOT_MASK) < a.slots) {
+			if (tb != MK_CTL_TENANT_MASK_DEFAULT)
+				guess = mk_ctl_load(x, tb + w[MK_TENANT_WORD]);
+			w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
+			did = run_checked(a, d0 & MK_SQ_SLOT_MASK, w, guess != 0u);
+		}
 	}
 	notify_done(a, did, want);
 	for (e = 0; e < n; e++) {
@@ -788,6 +879,7 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 			stopping = 1;
 			if (lane == 0)
 				hf->stop = 1;
+			stop_workers(a);
 		}
 		if (ld_vol(&a.ds->park_tail) != a.ds->park_head &&
 		    (nudge || now_ns() - last_park > PARK_PERIOD_NS)) {
@@ -824,6 +916,8 @@ __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 		s_hf.head = s_hf.tail = 0;
 		s_hf.stop = s_hf.poller_done = 0;
 		s_hf.want = 0;
+		s_hf.rtt_sum = 0;
+		s_hf.rtt_n = 0;
 	}
 	__syncthreads();
 	if (blockIdx.x == 0 && wid == 0)

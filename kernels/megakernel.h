@@ -28,9 +28,14 @@ extern "C" {
  * 8-byte loads and no ordering between the units (NCCL's LL idea).
  * Unit 0 data = kind << 28 | slot (INLINE, RANGE) ; unit 1 data = count
  * (RANGE); units 1..15 data = slot words 1..15 (INLINE).
+ * Each SQ position is a 256-byte cell holding the entry twice (copy A in
+ * bytes 0..127, copy B in 128..255): the poller keeps one read of each in
+ * flight, staggered, and two copies in one page spare the IOMMU.
  */
 #define MK_SQ_UNITS 16u
 #define MK_SQ_ENTRY_BYTES 128u
+#define MK_SQ_CELL_UNITS 32u
+#define MK_SQ_CELL_BYTES 256u
 #define MK_SQ_KIND_INLINE 1u /* one slot, image copied into the entry */
 #define MK_SQ_KIND_RANGE 2u  /* [slot, slot + count) of the ring */
 #define MK_SQ_KIND_NUDGE 3u  /* host wrote control words: retry parked slots */
@@ -49,7 +54,8 @@ struct mk_cuda_hpage {
 	uint32_t tr_seen;  /* mean SM cycles, SQ read issued -> entry seen */
 	uint32_t tr_exec;  /* mean SM cycles, entry seen -> executor has it */
 	uint32_t tr_done;  /* mean SM cycles, executor has it -> DONE stored */
-	uint32_t pad0[22];
+	uint32_t tr_rtt;   /* mean SM cycles, any SQ read issued -> arrived */
+	uint32_t pad0[21];
 	uint32_t want;     /* host: nonzero while threads wait for slots */
 	uint32_t pad1[31];
 };
@@ -68,12 +74,16 @@ struct mk_cuda_dstate {
 	uint32_t pad1[12];
 };
 
-/* Per-block work queue header (one 128-byte line each). */
+/*
+ * Per-block work queue header (one 128-byte line each). Its workers poll
+ * only this line, never the shared control words.
+ */
 struct mk_cuda_bqueue {
 	uint32_t head; /* consumers of this block (atomicCAS) */
 	uint32_t pad0[15];
-	uint32_t tail; /* the front end only */
-	uint32_t pad1[15];
+	uint32_t tail; /* the executor only */
+	uint32_t stop; /* the executor: launch id when workers must leave */
+	uint32_t pad1[14];
 };
 
 /* Geometry of the device-memory scheduler area (all counts powers of 2). */
@@ -93,8 +103,7 @@ struct mk_cuda_kargs {
 	uint32_t *ctl;
 	uint32_t *ring; /* mapped host memory */
 	uint32_t *dbg;
-	const uint64_t *sq;   /* mapped host memory, sq_cap * 16 units */
-	const uint64_t *sq_b; /* its mirror: the poller alternates the two */
+	const uint64_t *sq; /* mapped host memory, sq_cap cells of 32 units */
 	struct mk_cuda_hpage *hpage;
 	struct mk_cuda_dstate *ds;
 	struct mk_cuda_bqueue *bq;
@@ -109,6 +118,7 @@ struct mk_cuda_kargs {
 	uint32_t launch_id;
 	uint32_t test_trap; /* 1: MK_CUDA_TRAP_OPCODE traps (fault tests) */
 	uint32_t trace;     /* 1: fill hpage->tr_* (MK_CUDA_TRACE=1) */
+	uint32_t tune;      /* MK_CUDA_TUNE: 1 = poll copies A and B staggered */
 };
 
 #define MK_CUDA_THREADS 256u /* threads per block */

@@ -60,10 +60,10 @@ struct mk_backend {
 	cudaStream_t kstream;    /* the resident kernel only */
 	cudaStream_t side;       /* control/debug copies */
 	/* mapped pinned host memory */
-	void *hmem;
+	void *hmem;  /* ring | host page | stage: cached, the host reads it */
+	void *sqmem; /* the SQ: write-combined, the host only writes it */
 	uint32_t *ring;
-	uint64_t *sq;   /* SQ A */
-	uint64_t *sq_b; /* SQ B: the same entries (the kernel alternates) */
+	uint64_t *sq; /* sq_cap cells: each entry twice (copies A and B) */
 	struct mk_cuda_hpage *hp;
 	uint32_t *stage; /* pinned bounce buffer for copies, stage_words */
 	uint32_t stage_words;
@@ -276,50 +276,59 @@ static int pick_grid(struct mk_backend *b, struct mk_err *err)
 	return 0;
 }
 
-/* One mapped pinned allocation: ring | SQ A | SQ B | host page | stage. */
+/*
+ * Mapped pinned host memory: ring | host page | stage (cached: the host
+ * reads DONE there), and the SQ in write-combined memory: the host
+ * only writes it, and the GPU's reads skip the CPU-cache snoop (measured:
+ * ~0.35 us less per discovery).
+ */
 static int alloc_host(struct mk_backend *b, struct mk_err *err)
 {
 	size_t ring = ((size_t)b->p.slots * MK_SLOT_BYTES + 4095u) & ~(size_t)4095u;
-	size_t sq = (size_t)b->g.sq_cap * MK_SQ_ENTRY_BYTES;
+	size_t sq = (size_t)b->g.sq_cap * MK_SQ_CELL_BYTES;
 	size_t stage_bytes, total;
 	cudaError_t e;
 
 	b->stage_words = b->p.ctl_words > b->p.dbg_words ? b->p.ctl_words
 							 : b->p.dbg_words;
 	stage_bytes = ((size_t)b->stage_words * 4u + 4095u) & ~(size_t)4095u;
-	total = ring + 2u * sq + 4096u + stage_bytes;
+	total = ring + 4096u + stage_bytes;
 	e = cudaHostAlloc(&b->hmem, total,
 			  cudaHostAllocMapped | cudaHostAllocPortable);
 	if (e != cudaSuccess) {
 		b->hmem = NULL;
 		return cuda_err(err, e, "cannot allocate mapped pinned host memory");
 	}
+	e = cudaHostAlloc(&b->sqmem, sq,
+			  cudaHostAllocMapped | cudaHostAllocPortable |
+				  cudaHostAllocWriteCombined);
+	if (e != cudaSuccess) {
+		b->sqmem = NULL;
+		return cuda_err(err, e, "cannot allocate mapped pinned host memory");
+	}
 	memset(b->hmem, 0, total);
+	memset(b->sqmem, 0, sq);
 	b->ring = b->hmem;
-	b->sq = (uint64_t *)((char *)b->hmem + ring);
-	b->sq_b = (uint64_t *)((char *)b->sq + sq);
-	b->hp = (struct mk_cuda_hpage *)((char *)b->sq_b + sq);
+	b->hp = (struct mk_cuda_hpage *)((char *)b->hmem + ring);
 	b->stage = (uint32_t *)((char *)b->hp + 4096u);
+	b->sq = b->sqmem;
 	return 0;
 }
 
 /* Device addresses of the mapped host regions for the kernel. */
 static int map_host(struct mk_backend *b, struct mk_err *err)
 {
-	void *d_ring = NULL, *d_sq = NULL, *d_sq_b = NULL, *d_hp = NULL;
+	void *d_ring = NULL, *d_sq = NULL, *d_hp = NULL;
 	cudaError_t e = cudaHostGetDevicePointer(&d_ring, b->ring, 0);
 
 	if (e == cudaSuccess)
 		e = cudaHostGetDevicePointer(&d_sq, b->sq, 0);
-	if (e == cudaSuccess)
-		e = cudaHostGetDevicePointer(&d_sq_b, b->sq_b, 0);
 	if (e == cudaSuccess)
 		e = cudaHostGetDevicePointer(&d_hp, b->hp, 0);
 	if (e != cudaSuccess)
 		return cuda_err(err, e, "cannot map pinned host memory for the GPU");
 	b->ka.ring = d_ring;
 	b->ka.sq = d_sq;
-	b->ka.sq_b = d_sq_b;
 	b->ka.hpage = d_hp;
 	return 0;
 }
@@ -372,6 +381,7 @@ static void fill_kargs(struct mk_backend *b)
 	k->starvation_fix = b->p.starvation_fix ? 1u : 0u;
 	k->test_trap = env_int("MK_CUDA_TEST_TRAP", 0) ? 1u : 0u;
 	k->trace = env_int("MK_CUDA_TRACE", 0) ? 1u : 0u;
+	k->tune = (uint32_t)env_int("MK_CUDA_TUNE", 0);
 }
 
 static int setup(struct mk_backend *b, const uint32_t *init_ctl,
@@ -455,6 +465,8 @@ static void cuda_destroy(struct mk_backend *b)
 			cudaFree(b->dmem);
 		if (b->hmem)
 			cudaFreeHost(b->hmem);
+		if (b->sqmem)
+			cudaFreeHost(b->sqmem);
 		if (b->kstream)
 			cudaStreamDestroy(b->kstream);
 		if (b->side)
@@ -770,13 +782,15 @@ static void sq_push_locked(struct mk_backend *b, const uint32_t *data)
 		return;
 	}
 	tag = (uint64_t)(uint32_t)(pos + 1u) << 32;
-	for (q = 0; q < 2; q++) {
-		cell = (q ? b->sq_b : b->sq) +
-		       (size_t)(pos & (b->g.sq_cap - 1u)) * MK_SQ_UNITS;
+	for (q = 0; q < 2; q++) { /* copy A, then copy B of the same cell */
+		cell = b->sq + (size_t)(pos & (b->g.sq_cap - 1u)) * MK_SQ_CELL_UNITS +
+		       q * MK_SQ_UNITS;
 		for (i = 1; i < MK_SQ_UNITS; i++)
 			__atomic_store_n(&cell[i], tag | data[i], __ATOMIC_RELAXED);
 		/* Release: the ring words and units 1..15 land before unit 0. */
 		__atomic_store_n(&cell[0], tag | data[0], __ATOMIC_RELEASE);
+		/* Write-combined memory: push the copy out of the WC buffers. */
+		__builtin_ia32_sfence();
 	}
 	b->sq_tail = pos + 1u;
 }
@@ -805,8 +819,7 @@ static int rescan_locked(struct mk_backend *b, struct mk_err *err)
 	uint32_t d[MK_SQ_UNITS] = { 0 };
 	cudaError_t e;
 
-	memset(b->sq, 0, (size_t)b->g.sq_cap * MK_SQ_ENTRY_BYTES);
-	memset(b->sq_b, 0, (size_t)b->g.sq_cap * MK_SQ_ENTRY_BYTES);
+	memset(b->sq, 0, (size_t)b->g.sq_cap * MK_SQ_CELL_BYTES);
 	b->sq_tail = b->sq_head_seen =
 		__atomic_load_n(&b->hp->sq_head, __ATOMIC_ACQUIRE);
 	b->nudge_pos = 0;
@@ -942,8 +955,8 @@ static void cuda_describe(struct mk_backend *b, char *buf, size_t len)
 		     drops ? " [SQ overflowed: rescan at next start]" : "");
 	if (b->ka.trace) /* compact: struct mk_status keeps 128 bytes */
 		n = snprintf(buf, len,
-			     "trace cycles: stagger %u issue>seen %u seen>exec %u exec>DONE %u (n %u)",
-			     hp->gap, hp->tr_seen, hp->tr_exec, hp->tr_done, hp->tr_n);
+			     "trace cycles: gap %u rtt %u issue>seen %u seen>exec %u exec>DONE %u (n %u)",
+			     hp->gap, hp->tr_rtt, hp->tr_seen, hp->tr_exec, hp->tr_done, hp->tr_n);
 	if ((st == K_FAULT || st == K_WEDGED) && n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, "; %s", b->fault);
 }

@@ -13,8 +13,10 @@
 #                                          steering around open (known,
 #                                          unfixed) bugs, to reproduce them
 # Each harness lists the runtime sources it links on its "MK_FUZZ_SOURCES:"
-# line and extra libFuzzer flags on "MK_FUZZ_OPTIONS:". They are built with
-# clang straight from runtime/*.c (libmk.a is gcc-built, uninstrumented).
+# line (globs allowed; runtime/backend_cuda.c is always left out, the stub
+# backend stands in), extra link flags on "MK_FUZZ_LIBS:" and extra
+# libFuzzer flags on "MK_FUZZ_OPTIONS:". They are built with clang straight
+# from runtime/*.c (libmk.a is gcc-built and uninstrumented).
 # Every run works on a copy of tests/fuzz/corpus/TARGET in /tmp, so the
 # committed corpus is never touched. Exit status: 0 clean, 1 on any crash,
 # leak, timeout, sanitizer report or harness invariant failure (the
@@ -52,17 +54,21 @@ field() { # file key
 }
 
 build_one() { # target
-	local t=$1 src=tests/fuzz/fuzz_$1.c bin=$OUT/fuzz_$1 srcs
+	local t=$1 src=tests/fuzz/fuzz_$1.c bin=$OUT/fuzz_$1 srcs=() f
 	[ -f "$src" ] || { echo "fuzz: no harness $src" >&2; return 1; }
-	srcs=$(field "$src" MK_FUZZ_SOURCES)
+	# shellcheck disable=SC2086 # the field is a list of paths and globs
+	for f in $(field "$src" MK_FUZZ_SOURCES); do
+		[ "$f" = runtime/backend_cuda.c ] || srcs+=("$f")
+	done
 	# Rebuild only when the harness, a linked source or a header changed.
 	if [ -x "$bin" ] && [ -z "$(find "$src" tests/fuzz/mk_fuzz.h runtime \
 		\( -name '*.[ch]' -o -name '*.def' \) -newer "$bin" | head -n 1)" ]; then
 		return 0
 	fi
 	printf '  %-7s %s\n' FUZZCC "$bin"
-	# shellcheck disable=SC2086 # $srcs is a list of paths
-	"$CC" "${CFLAGS[@]}" -o "$bin" "$src" $srcs
+	# shellcheck disable=SC2046 # MK_FUZZ_LIBS is a list of flags
+	"$CC" "${CFLAGS[@]}" -o "$bin" "$src" "${srcs[@]}" \
+		$(field "$src" MK_FUZZ_LIBS)
 }
 
 mkdir -p "$OUT"

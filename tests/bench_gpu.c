@@ -99,16 +99,29 @@ static void print_lat(const char *what, int64_t *ns, uint32_t n, double *p50_out
 		*p50_out = p50;
 }
 
+/* With MK_CUDA_TRACE=1 the backend's description carries stage timings. */
+static void print_trace(struct mk_runtime *rt)
+{
+	struct mk_status st;
+
+	if (!getenv("MK_CUDA_TRACE"))
+		return;
+	mk_runtime_status(rt, &st);
+	printf("    %s\n", st.device);
+}
+
 static void bench_round_trip(struct mk_runtime *rt, uint32_t n, int64_t *ns,
 			     double *mk_p50)
 {
 	printf("round trip publish -> DONE visible, %u ops each:\n", n);
 	if (round_trip(rt, MK_OP_NOP, n, 0, ns) == 0)
 		print_lat("megafs cuda NOP (spin on status)", ns, n, mk_p50);
+	print_trace(rt);
 	if (round_trip(rt, MK_OP_ATOMIC_ADD, n, 0, ns) == 0)
 		print_lat("megafs cuda ATOMIC_ADD (spin on status)", ns, n, NULL);
 	if (round_trip(rt, MK_OP_NOP, n / 4u, 1, ns) == 0)
 		print_lat("megafs cuda NOP (mk_runtime_wait, futex)", ns, n / 4u, NULL);
+	print_trace(rt);
 }
 
 static void bench_peers_latency(uint32_t n, int64_t *ns, double *l50, double *g50)
@@ -253,12 +266,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bench_round_trip(rt, n, ns, &mk50);
-	if (getenv("MK_CUDA_TRACE")) {
-		mk_runtime_status(rt, &st);
-		printf("  %s\n", st.device);
-	}
 	bench_mt(rt);
 	mk_runtime_destroy(rt);
+	if (getenv("MK_BENCH_QUICK"))
+		return 0; /* round trips only (tuning runs) */
 	if (mk50 > 0 && l50 > 0)
 		printf("  ratio: launch+sync / megafs = %.1fx, graph+sync / megafs = %.1fx\n",
 		       l50 / mk50, g50 / mk50);

@@ -26,6 +26,7 @@
 
 #include "runtime/model.h"
 #include "runtime/proto.h"
+#include "runtime/stream.h"
 #include "tests/fuzz/fuzz_cmd.c"
 #include "tests/fuzz/fuzz_dfa_binary.c"
 #include "tests/fuzz/fuzz_dfa_literals.c"
@@ -35,6 +36,7 @@
 #include "tests/fuzz/fuzz_packed.c"
 #include "tests/fuzz/fuzz_publish.c"
 #include "tests/fuzz/fuzz_readers.c"
+#include "tests/fuzz/fuzz_scan.c"
 #include "tests/mk_check.h"
 
 typedef void (*t_fuzz_fn)(const uint8_t *data, size_t size);
@@ -52,6 +54,7 @@ static const struct {
 	{ "packed", fuzz_packed_one },
 	{ "publish", fuzz_publish_one },
 	{ "readers", fuzz_readers_one },
+	{ "scan", fuzz_scan_one },
 };
 
 #define T_NTARGETS (sizeof(t_targets) / sizeof(t_targets[0]))
@@ -223,6 +226,51 @@ START_TEST(test_fuzz_regress_model_wrapped_partition)
 }
 END_TEST
 
+/*
+ * fuzz_dfa_binary, regress/dfa_binary/open-accept-callback-storm (issue
+ * 6): accept[s] of a binary DFA is any u32, and mk_dfa_scan_hits calls its
+ * callback accept[s] times per byte with no way to stop. mk_scan_exec_host
+ * (stream.c) keeps scanning with hits until the end of a 64 KiB piece
+ * even once its hit capacity is full, so a user-written patterns/P/dfa
+ * with accept = 0xFFFFFFFF costs ~2^32 callbacks per byte: 5 s for ONE
+ * byte on -O2, ~90 hours for one piece. Must finish quickly: either the
+ * loader refuses such a table (-EINVAL) or the scan stops enumerating.
+ */
+START_TEST(test_fuzz_regress_dfa_binary_accept_storm)
+{
+	struct mk_scan_env *env = calloc(1, sizeof(*env));
+	uint8_t *tbl = calloc(1, MK_DFA_STATE_BYTES), byte = 'x';
+	uint32_t w[MK_SLOT_WORDS] = { 0 }, acc = UINT32_MAX;
+	struct mk_dfa *d = NULL;
+	int rc;
+
+	ck_assert_ptr_nonnull(env);
+	ck_assert_ptr_nonnull(tbl);
+	memcpy(tbl + 256u * 4u, &acc, 4); /* 1 state: next 0, accept 2^32-1 */
+	rc = mk_dfa_load_binary(tbl, MK_DFA_STATE_BYTES, &d, NULL);
+	ck_assert(rc == 0 || rc == -EINVAL);
+	if (rc == 0) {
+		env->bufs[0] = &byte;
+		env->caps[0] = 1;
+		env->dfas[0] = d;
+		env->sets[0] = mk_dfa_view(d);
+		env->hits[0] = calloc(MK_SCAN_HITS_CAP, sizeof(*env->hits[0]));
+		ck_assert_ptr_nonnull(env->hits[0]);
+		w[MK_OPCODE_WORD] = MK_OP_SCAN_CHUNK;
+		w[MK_ARG0_WORD + 1] = 1; /* 1 byte */
+		w[MK_ARG0_WORD + 7] = 1; /* room for 1 hit */
+		mk_scan_exec_host(env, w);
+		ck_assert_uint_eq(env->outs[0].matches, UINT32_MAX);
+		ck_assert_uint_eq(env->outs[0].nhits, 1);
+		ck_assert_uint_eq(env->outs[0].overflow, 1);
+		free(env->hits[0]);
+	}
+	mk_dfa_destroy(d);
+	free(tbl);
+	free(env);
+}
+END_TEST
+
 /* Named case of an open bug: registered only with MK_FUZZ_OPEN=1. */
 static void t_add_open(TCase *tc, const TTest *test, const char *name)
 {
@@ -245,6 +293,8 @@ static Suite *fuzz_regress_suite(void)
 	tcase_set_timeout(tc, 4);
 	t_add_open(tc, test_fuzz_regress_model_wrapped_partition,
 		   "model_wrapped_partition");
+	t_add_open(tc, test_fuzz_regress_dfa_binary_accept_storm,
+		   "dfa_binary_accept_storm");
 	if (t_regress.n)
 		tcase_add_loop_test(tc, test_fuzz_regress_replay, 0,
 				    t_regress.n);

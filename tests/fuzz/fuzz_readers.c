@@ -9,7 +9,10 @@
  * equal the buffer's words; the clamped decoder never reports more
  * records than the buffer or the caller's array holds, agrees with the
  * strict one where that succeeds and counts dropped records exactly; no
- * reader writes its input.
+ * reader writes its input. Also the encoders (2.2, 2.3), with parameters
+ * taken from the buffer bytes: an encoded control buffer reads back as
+ * the documented defaults, failures leave the destination untouched, and
+ * the default priority offsets partition [0, slots).
  * Run: scripts/fuzz.sh (seeds: tests/fuzz/corpus/readers/).
  * MK_FUZZ_SOURCES: runtime/proto.c runtime/err.c
  * MK_FUZZ_OPTIONS: -max_len=2200
@@ -196,6 +199,98 @@ static void rd_validators(size_t len, uint32_t slots)
 		     "ring %zu for %u slots", len, slots);
 }
 
+/* Every word of a fresh control buffer, per PROTOCOL.md 2.2. */
+static void rd_check_encoded(const uint32_t *w, size_t words, int shutdown,
+			     uint32_t tenants)
+{
+	uint32_t i, want;
+
+	for (i = 0; i < words; i++) {
+		want = 0;
+		if (i == MK_CTL_SHUTDOWN)
+			want = shutdown ? 1u : 0u;
+		else if (i == MK_CTL_TENANT_BASE)
+			want = MK_CTL_TENANT_MASK_DEFAULT;
+		else if (i >= MK_CTL_TENANT_MASK_DEFAULT &&
+			 i < MK_CTL_TENANT_QUOTA_BASE &&
+			 i - MK_CTL_TENANT_MASK_DEFAULT < tenants)
+			want = MK_TENANT_MASK_ALL;
+		else if (i >= MK_CTL_TENANT_QUOTA_BASE &&
+			 i < MK_CTL_TENANT_FAIRNESS_BASE &&
+			 i - MK_CTL_TENANT_QUOTA_BASE < tenants)
+			want = MK_TENANT_QUOTA_DEFAULT;
+		T_FUZZ_CHECK(w[i] == want, "encoded control word %u = %u, want %u",
+			     i, w[i], want);
+	}
+}
+
+static void rd_check_offsets(uint32_t *w, size_t len, uint32_t slots)
+{
+	const uint32_t *o = &w[MK_CTL_PRIORITY_OFFSETS_BASE];
+	uint32_t p, size;
+	struct mk_err e;
+	int rc;
+
+	mk_err_clear(&e);
+	rc = mk_proto_write_default_priority_offsets(w, len, slots, &e);
+	T_FUZZ_CHECK(rc == 0, "write offsets -> %d", rc);
+	T_FUZZ_CHECK(o[0] == 0 && o[MK_PRIORITY_LEVELS] == slots,
+		     "offsets span %u..%u for %u slots", o[0],
+		     o[MK_PRIORITY_LEVELS], slots);
+	for (p = 0; p < MK_PRIORITY_LEVELS; p++) {
+		size = o[p + 1] - o[p];
+		T_FUZZ_CHECK(o[p + 1] >= o[p] &&
+				     size == slots / 5u +
+						     (p == MK_PRIORITY_NORMAL ?
+							      slots % 5u :
+							      0u),
+			     "partition %u has %u of %u slots", p, size, slots);
+	}
+}
+
+/* Encoders driven by the buffer's own bytes. */
+static void rd_encoders(const struct rd_buf *b)
+{
+	struct t_in in = { b->p, b->len };
+	uint32_t obs = t_in_edge_u32(&in), tenants = t_in_edge_u32(&in);
+	uint32_t slots = t_in_edge_u32(&in);
+	int shutdown = t_in_u8(&in) & 1, rc;
+	size_t need = 0, cap, len = 0;
+	struct mk_err e;
+	uint32_t *w;
+
+	rc = mk_proto_control_byte_len(obs, &need);
+	T_FUZZ_CHECK(rc == (obs > MK_MAX_OBSERVABLE_SLOTS ? -EOVERFLOW : 0) &&
+			     (rc || need == 4u * (160u + (size_t)obs)),
+		     "control_byte_len(%u) -> %d, %zu", obs, rc, need);
+	if (rc || obs > 4096u)
+		need = 4u * (160u + 4096u); /* a buffer of the cap's size */
+	cap = need - 4u * (t_in_u8(&in) % 2u);
+	w = t_fuzz_alloc(cap);
+	memset(w, 0x5a, cap);
+	mk_err_clear(&e);
+	rc = mk_proto_encode_control_into(w, cap, shutdown, tenants, obs, &len,
+					  &e);
+	if (obs > MK_MAX_ENCODED_OBSERVABLE_SLOTS || obs > 4096u ||
+	    cap < need) {
+		T_FUZZ_CHECK(rc == -EOVERFLOW || (rc == 0 && obs <= 4096u),
+			     "encode_control(obs %u, cap %zu) -> %d", obs, cap,
+			     rc);
+	}
+	if (rc) {
+		T_FUZZ_CHECK_ERR(rc, &e);
+		for (len = 0; len < cap / 4u; len++)
+			T_FUZZ_CHECK(w[len] == 0x5a5a5a5au,
+				     "failed encode wrote word %zu", len);
+	} else {
+		T_FUZZ_CHECK(len == need && cap >= need, "encoded %zu of %zu",
+			     len, need);
+		rd_check_encoded(w, len / 4u, shutdown, tenants);
+		rd_check_offsets(w, len, slots);
+	}
+	free(w);
+}
+
 static void fuzz_readers_one(const uint8_t *data, size_t size)
 {
 	struct t_in in = { data, size };
@@ -218,6 +313,7 @@ static void fuzz_readers_one(const uint8_t *data, size_t size)
 	rd_metrics(&b);
 	rd_debug_log(&b, &args);
 	rd_validators(b.len, t_in_edge_u32(&args));
+	rd_encoders(&b);
 	T_FUZZ_CHECK(memcmp(b.copy, b.p, b.len) == 0, "a reader wrote its input");
 	free(b.copy);
 	free(b.raw);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Soak: for MK_SOAK_SECONDS (60 in CI; 600 for the long run) keep a mount
+# busy with the random exerciser (writers with exact counters, repeated),
+# readers of metrics/status/words, and, when the mount has streams/, file
+# scans. At the end the daemon's RSS and open-fd count must be stable
+# against a sample taken after warm-up, and every exerciser round exact.
+set -u
+[ -c /dev/fuse ] || { echo "skip: /dev/fuse is missing"; exit 77; }
+B=${MK_BUILD:-$PWD/build/release}
+BIN=${MEGAFS_BIN:-$B/megafs}
+SECS=${MK_SOAK_SECONDS:-60}
+MNT=$(mktemp -d /tmp/mk-soak.XXXXXX)
+daemon=
+DATA=$(mktemp /tmp/mk-soak-data.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+	wait "$daemon" 2>/dev/null
+	rmdir "$MNT" 2>/dev/null || true
+	rm -f "$DATA"
+}
+trap cleanup EXIT
+"$BIN" -f -o backend=${MK_BACKEND:-cpu},slots=128,observables=256 "$MNT" 2>/dev/null &
+daemon=$!
+for _ in $(seq 100); do [ -e "$MNT/README" ] && break; sleep 0.05; done
+[ -e "$MNT/README" ] || { echo "FAIL: mount did not come up"; exit 1; }
+
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
+fds() { ls "/proc/$daemon/fd" | wc -l; }
+end=$((SECONDS + SECS))
+
+( while [ $SECONDS -lt $end ]; do # metric and status readers
+	cat "$MNT/control/metrics" "$MNT/control/metrics.prom" \
+		"$MNT/control/status" "$MNT/control/words" >/dev/null 2>&1
+done ) &
+pids+=($!)
+if [ -d "$MNT/streams" ]; then # file scans beside the ring traffic
+	head -c $((32 << 20)) /dev/urandom >"$DATA"
+	( mkdir "$MNT/patterns/p" && printf 'ab\n\\x00\\xff\n' >"$MNT/patterns/p/literals"
+	  n=0
+	  while [ $SECONDS -lt $end ]; do
+		s="$MNT/streams/s$((n++ % 4))"
+		mkdir -p "$s" 2>/dev/null
+		echo "$DATA" >"$s/source"; echo p >"$s/patterns"
+		echo start >"$s/ctl" 2>/dev/null
+		for _ in $(seq 600); do grep -q "state=running" "$s/progress" || break; sleep 0.1; done
+		rmdir "$s" 2>/dev/null
+	  done ) &
+	pids+=($!)
+fi
+
+rounds=0 warm_rss="" warm_fds="" fail=0
+while [ $SECONDS -lt $end ]; do
+	if ! "$B/tests/tool_fsx" "$MNT" 20000 $((RANDOM * 32768 + RANDOM)) 4 >/tmp/mk-soak-fsx.log 2>&1; then
+		cat /tmp/mk-soak-fsx.log
+		fail=1
+		break
+	fi
+	rounds=$((rounds + 1))
+	if [ -z "$warm_rss" ]; then warm_rss=$(rss); warm_fds=$(fds); fi
+done
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+pids=()
+end_rss=$(rss)
+end_fds=$(fds)
+echo "soak: ${SECS}s, $rounds exerciser rounds; RSS ${warm_rss} -> ${end_rss} KiB; fds ${warm_fds} -> ${end_fds}"
+if [ "$fail" -ne 0 ] || [ "$rounds" -eq 0 ]; then
+	echo "FAIL: exerciser diverged or never ran"
+	exit 1
+fi
+# Stable: no fd leak; RSS within 25% + 8 MiB of the warm sample.
+if [ "$end_fds" -gt $((warm_fds + 2)) ] || [ "$end_rss" -gt $((warm_rss * 5 / 4 + 8192)) ]; then
+	echo "FAIL: resource growth"
+	exit 1
+fi
+echo "soak: ok"
