@@ -84,86 +84,15 @@
 #define SLOW_CYCLES 4000         /* executor: shutdown/park checks, idle */
 #define PARK_EMPTY (~0ull)
 
+/*
+ * MK_CUDA_TRACE scratch: per-thread clock stamps of the executor's latency
+ * path (only the executor's lane that runs a single slot reads them).
+ */
+static __device__ long long g_tr_f0, g_tr_f1, g_tr_ten;
+
 /* ---- memory access helpers (PTX; see PROTOCOL.md section 10) ------------ */
 
-static __device__ __forceinline__ uint32_t ld_vol(const uint32_t *p)
-{
-	return *(const volatile uint32_t *)p;
-}
-
-static __device__ __forceinline__ void st_vol(uint32_t *p, uint32_t v)
-{
-	*(volatile uint32_t *)p = v;
-}
-
-static __device__ __forceinline__ uint64_t ld_vol64(const uint64_t *p)
-{
-	return *(const volatile uint64_t *)p;
-}
-
-static __device__ __forceinline__ void st_vol64(uint64_t *p, uint64_t v)
-{
-	*(volatile uint64_t *)p = v;
-}
-
-/* 16-byte volatile load of host-written memory: never cached stale. */
-static __device__ __forceinline__ uint4 ld_vol_v4(const uint32_t *p)
-{
-	uint4 v;
-
-	asm volatile("ld.volatile.global.v4.u32 {%0,%1,%2,%3}, [%4];"
-		     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-		     : "l"(p)
-		     : "memory");
-	return v;
-}
-
-/* Two 8-byte SQ units; each element is single-copy atomic. */
-static __device__ __forceinline__ void ld_vol_u64x2(const uint64_t *p,
-						    uint64_t *a, uint64_t *b)
-{
-	asm volatile("ld.volatile.global.v2.u64 {%0,%1}, [%2];"
-		     : "=l"(*a), "=l"(*b)
-		     : "l"(p)
-		     : "memory");
-}
-
-static __device__ __forceinline__ uint32_t ld_acquire_gpu(const uint32_t *p)
-{
-	uint32_t v;
-
-	asm volatile("ld.acquire.gpu.global.u32 %0, [%1];"
-		     : "=r"(v)
-		     : "l"(p)
-		     : "memory");
-	return v;
-}
-
-static __device__ __forceinline__ void st_release_gpu(uint32_t *p, uint32_t v)
-{
-	asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v)
-		     : "memory");
-}
-
-static __device__ __forceinline__ void st_release_gpu64(uint64_t *p, uint64_t v)
-{
-	asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v)
-		     : "memory");
-}
-
-/* Acquire at system scope: orders SQ reads before the ring reads after. */
-static __device__ __forceinline__ void fence_acq_sys(void)
-{
-	asm volatile("fence.acq_rel.sys;" ::: "memory");
-}
-
-static __device__ __forceinline__ uint64_t now_ns(void)
-{
-	uint64_t t;
-
-	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-	return t;
-}
+#include "kernels/ptx.cuh"
 
 static __device__ __forceinline__ uint32_t lane_id(void)
 {
@@ -233,7 +162,7 @@ static __device__ __forceinline__ int tenant_ok(const mk_exec *x, uint32_t t)
  */
 static __device__ __forceinline__ void exec_claimed(const mk_exec *x,
 						    uint32_t slot_base,
-						    const uint32_t *w)
+						    const uint32_t *w, int trace)
 {
 	uint32_t op = w[MK_OPCODE_WORD];
 
@@ -252,7 +181,11 @@ static __device__ __forceinline__ void exec_claimed(const mk_exec *x,
 	asm volatile("red.global.sys.add.u32 [%0], 1;" ::"l"(&x->ctl[MK_CTL_DONE_COUNT])
 		     : "memory");
 	/* Pairs with the host's acquire load of the status word. */
+	if (trace)
+		g_tr_f0 = clock64();
 	__threadfence();
+	if (trace)
+		g_tr_f1 = clock64();
 	st_vol(&x->ring[slot_base + MK_STATUS_WORD], MK_SLOT_DONE);
 }
 
@@ -288,7 +221,7 @@ static __device__ __forceinline__ int run_checked(const mk_cuda_kargs &a,
 	}
 	if (a.test_trap && w[MK_OPCODE_WORD] == MK_CUDA_TRAP_OPCODE)
 		__trap();
-	exec_claimed(&x, slot * MK_SLOT_WORDS, w);
+	exec_claimed(&x, slot * MK_SLOT_WORDS, w, (int)a.trace);
 	return 1;
 }
 
@@ -622,8 +555,6 @@ static __device__ long long half_rtt(const mk_cuda_kargs &a)
 	}
 	/* A bit more than half: a shorter stagger is worse than none. */
 	gap = (clock64() - t0) * 6 / 40;
-	if (a.tune & 4u)
-		gap = gap * 5 / 6;
 	gap = gap < 200 ? 200 : (gap > 8000 ? 8000 : gap);
 	if (lane_id() == 0)
 		st_vol(&a.hpage->gap, (uint32_t)gap);
@@ -773,6 +704,8 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 		    (d0 & MK_SQ_SLOT_MASK) < a.slots) {
 			if (tb != MK_CTL_TENANT_MASK_DEFAULT)
 				guess = mk_ctl_load(x, tb + w[MK_TENANT_WORD]);
+			if (a.trace && guess != 0x12345678u)
+				g_tr_ten = clock64();
 			w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
 			did = run_checked(a, d0 & MK_SQ_SLOT_MASK, w, guess != 0u);
 		}
@@ -801,7 +734,7 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 
 /* MK_CUDA_TRACE: per-stage cycle sums, published as means every 256. */
 struct trace {
-	unsigned long long seen, exec, done;
+	unsigned long long seen, exec, done, ten, fence;
 	uint32_t n;
 };
 
@@ -813,8 +746,13 @@ static __device__ void trace_add(const mk_cuda_kargs &a, volatile handoff *hf,
 	tr->seen += hf->t_seen - hf->t_issue;
 	tr->exec += t0 - hf->t_seen;
 	tr->done += clock64() - t0;
+	tr->ten += g_tr_ten - t0;
+	tr->fence += g_tr_f1 - g_tr_f0;
 	if (++tr->n < 256u)
 		return;
+	st_vol(&a.hpage->tr_ten, (uint32_t)(tr->ten / tr->n));
+	st_vol(&a.hpage->tr_fence, (uint32_t)(tr->fence / tr->n));
+	tr->ten = tr->fence = 0;
 	st_vol(&a.hpage->tr_seen, (uint32_t)(tr->seen / tr->n));
 	st_vol(&a.hpage->tr_exec, (uint32_t)(tr->exec / tr->n));
 	st_vol(&a.hpage->tr_done, (uint32_t)(tr->done / tr->n));
@@ -837,7 +775,7 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 	long long last_slow = clock64();
 	uint32_t lane = lane_id(), h = 0, q, stopping = 0;
 	int nudge = 0, work = 0;
-	struct trace tr = { 0, 0, 0, 0 };
+	struct trace tr = { 0, 0, 0, 0, 0, 0 };
 
 	if (lane == 0) {
 		for (q = 0; q < MK_CUDA_PQ_COUNT; q++) {
@@ -934,13 +872,6 @@ __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 	}
 }
 
-/* A 1-thread kernel: the peer of tests/bench_gpu.c. */
-__global__ void mk_peer_kernel(uint32_t *p)
-{
-	if (p)
-		*p += 1u;
-}
-
 /* ---- host shims (extern "C", see kernels/megakernel.h) -------------------- */
 
 extern "C" int mk_cuda_kernel_occupancy(int *blocks_per_sm)
@@ -964,103 +895,5 @@ extern "C" int mk_cuda_kernel_launch(const struct mk_cuda_kargs *a,
 	return (int)cudaGetLastError();
 }
 
-
-static int64_t host_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-#define PEER_TRY(call)                     \
-	do {                               \
-		rc = (call);               \
-		if (rc != cudaSuccess)     \
-			goto out;          \
-	} while (0)
-
-extern "C" int mk_cuda_peer_launch_sync(uint32_t n, int64_t *ns,
-					int64_t *total_ns)
-{
-	cudaStream_t s = NULL;
-	cudaError_t rc;
-	int64_t t0, t;
-	uint32_t i;
-
-	PEER_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-	for (i = 0; i < 16u; i++) /* warm up */
-		mk_peer_kernel<<<1, 1, 0, s>>>(NULL);
-	PEER_TRY(cudaStreamSynchronize(s));
-	t0 = host_ns();
-	for (i = 0; i < n; i++) {
-		t = host_ns();
-		mk_peer_kernel<<<1, 1, 0, s>>>(NULL);
-		PEER_TRY(cudaStreamSynchronize(s));
-		ns[i] = host_ns() - t;
-	}
-	*total_ns = host_ns() - t0;
-	rc = cudaGetLastError();
-out:
-	if (s)
-		cudaStreamDestroy(s);
-	return (int)rc;
-}
-
-extern "C" int mk_cuda_peer_graph_sync(uint32_t n, int64_t *ns,
-				       int64_t *total_ns)
-{
-	cudaStream_t s = NULL;
-	cudaGraph_t g = NULL;
-	cudaGraphExec_t ge = NULL;
-	cudaError_t rc;
-	int64_t t0, t;
-	uint32_t i;
-
-	PEER_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-	PEER_TRY(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-	mk_peer_kernel<<<1, 1, 0, s>>>(NULL);
-	PEER_TRY(cudaStreamEndCapture(s, &g));
-	PEER_TRY(cudaGraphInstantiate(&ge, g, 0));
-	for (i = 0; i < 16u; i++)
-		PEER_TRY(cudaGraphLaunch(ge, s));
-	PEER_TRY(cudaStreamSynchronize(s));
-	t0 = host_ns();
-	for (i = 0; i < n; i++) {
-		t = host_ns();
-		PEER_TRY(cudaGraphLaunch(ge, s));
-		PEER_TRY(cudaStreamSynchronize(s));
-		ns[i] = host_ns() - t;
-	}
-	*total_ns = host_ns() - t0;
-out:
-	if (ge)
-		cudaGraphExecDestroy(ge);
-	if (g)
-		cudaGraphDestroy(g);
-	if (s)
-		cudaStreamDestroy(s);
-	return (int)rc;
-}
-
-extern "C" int mk_cuda_peer_launch_tput(uint32_t n, int64_t *total_ns)
-{
-	cudaStream_t s = NULL;
-	cudaError_t rc;
-	int64_t t0;
-	uint32_t i;
-
-	PEER_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-	mk_peer_kernel<<<1, 1, 0, s>>>(NULL);
-	PEER_TRY(cudaStreamSynchronize(s));
-	t0 = host_ns();
-	for (i = 0; i < n; i++)
-		mk_peer_kernel<<<1, 1, 0, s>>>(NULL);
-	PEER_TRY(cudaStreamSynchronize(s));
-	*total_ns = host_ns() - t0;
-	rc = cudaGetLastError();
-out:
-	if (s)
-		cudaStreamDestroy(s);
-	return (int)rc;
-}
+/* The plain-CUDA peers of tests/bench_gpu.c: same object, same process. */
+#include "kernels/peers.cuh"

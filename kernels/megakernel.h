@@ -55,7 +55,9 @@ struct mk_cuda_hpage {
 	uint32_t tr_exec;  /* mean SM cycles, entry seen -> executor has it */
 	uint32_t tr_done;  /* mean SM cycles, executor has it -> DONE stored */
 	uint32_t tr_rtt;   /* mean SM cycles, any SQ read issued -> arrived */
-	uint32_t pad0[21];
+	uint32_t tr_ten;   /* mean SM cycles, executor has it -> mask known */
+	uint32_t tr_fence; /* mean SM cycles of the release fence */
+	uint32_t pad0[19];
 	uint32_t want;     /* host: nonzero while threads wait for slots */
 	uint32_t pad1[31];
 };

@@ -196,7 +196,7 @@ static __device__ uint32_t prio_round(const mk_cuda_kargs &a, const mk_exec *x,
 		if (act == ACT_RUN || act == ACT_STRAND)
 			st_vol(&a.ring[(size_t)s * MK_SLOT_WORDS], MK_SLOT_CLAIMED);
 		if (act == ACT_RUN) {
-			exec_claimed(x, s * MK_SLOT_WORDS, w);
+			exec_claimed(x, s * MK_SLOT_WORDS, w, 0);
 			did = 1;
 		}
 	}

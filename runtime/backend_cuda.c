@@ -955,8 +955,9 @@ static void cuda_describe(struct mk_backend *b, char *buf, size_t len)
 		     drops ? " [SQ overflowed: rescan at next start]" : "");
 	if (b->ka.trace) /* compact: struct mk_status keeps 128 bytes */
 		n = snprintf(buf, len,
-			     "trace cycles: gap %u rtt %u issue>seen %u seen>exec %u exec>DONE %u (n %u)",
-			     hp->gap, hp->tr_rtt, hp->tr_seen, hp->tr_exec, hp->tr_done, hp->tr_n);
+			     "trace cyc: rtt %u issue>seen %u seen>exec %u exec>mask %u fence %u exec>DONE %u n %u",
+			     hp->tr_rtt, hp->tr_seen, hp->tr_exec, hp->tr_ten,
+			     hp->tr_fence, hp->tr_done, hp->tr_n);
 	if ((st == K_FAULT || st == K_WEDGED) && n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, "; %s", b->fault);
 }

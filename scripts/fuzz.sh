@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build and run the libFuzzer harnesses tests/fuzz/fuzz_*.c (issue 6).
-#   scripts/fuzz.sh [SECONDS [TARGET...]]  build all, run each target for
-#                                          SECONDS (default $FUZZ_SECONDS,
+#   scripts/fuzz.sh [SECONDS] [TARGET...]  build, then run each target (all
+#                                          of tests/fuzz/fuzz_*.c by default)
+#                                          for SECONDS (default $FUZZ_SECONDS,
 #                                          else 20): a few minutes in all
 #   FUZZ_SECONDS=600 scripts/fuzz.sh       long runs
 #   FUZZ_BUILD_ONLY=1 scripts/fuzz.sh      build build/fuzz/fuzz_* only
@@ -24,8 +25,10 @@
 set -u
 cd "$(dirname "$0")/.."
 
-secs=${1:-${FUZZ_SECONDS:-20}}
-[ $# -gt 0 ] && shift
+secs=${FUZZ_SECONDS:-20}
+case ${1:-} in
+[0-9]*) secs=$1; shift ;;
+esac
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
 CFLAGS=(-std=c11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer

@@ -4,8 +4,9 @@
  * public runtime API: start/stop/restart, every opcode, tenant masks
  * toggled while it runs (by the host and by an opcode), the SHUTDOWN
  * opcode, PRINTF, batches through the block queues, the priority variant,
- * exactly-once under 4 host threads x 100k commands, and faults reported
- * as -EIO with a Fix: hint instead of a hang.
+ * exactly-once under 4 host threads x 100k commands, the submission-queue
+ * overflow rescan, and faults reported as -EIO with a Fix: hint instead of
+ * a hang.
  * Every case is tagged "gpu". Without a usable device (probed in a child
  * process, so this process never initialises CUDA before Check forks) the
  * suite runs only the no-device probe case and exits 77.
@@ -447,6 +448,47 @@ START_TEST(test_backend_cuda_exactly_once_priority)
 }
 END_TEST
 
+/* ---- SQ overflow ------------------------------------------------------------ */
+
+/*
+ * More single publishes while stopped than the submission queue holds
+ * (131072 slots: 65536 SQ entries): the overflow is dropped and the next
+ * start rescans the ring instead; every slot still runs exactly once.
+ */
+static void sq_overflow(enum mk_sched sched)
+{
+	const uint32_t slots = 131072, n = 70000;
+	struct mk_runtime *rt = t_cuda(slots, sched,
+				       sched == MK_SCHED_PRIORITY ? MK_CFG_STARVATION_FIX : 0);
+	uint32_t i, sum = 0;
+
+	ck_assert_int_eq(mk_runtime_stop(rt), 0);
+	for (i = 0; i < n; i++) {
+		uint32_t args[2] = { i + 1, OBS(0) };
+
+		t_pub(rt, i, 0, MK_OP_ATOMIC_ADD, args, 2);
+		sum += i + 1;
+	}
+	ck_assert_int_eq(mk_runtime_start(rt, NULL), 0);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(mk_runtime_wait(rt, i, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), n);
+	ck_assert_uint_eq(t_ctl(rt, OBS(0)), sum);
+	mk_runtime_destroy(rt);
+}
+
+START_TEST(test_backend_cuda_sq_overflow_rescan)
+{
+	sq_overflow(MK_SCHED_SHARDED);
+}
+END_TEST
+
+START_TEST(test_backend_cuda_sq_overflow_rescan_priority)
+{
+	sq_overflow(MK_SCHED_PRIORITY);
+}
+END_TEST
+
 /* ---- failures are reported, never hung on ----------------------------------- */
 
 /* A grid too large for a cooperative launch: start fails with -EIO + Fix:. */
@@ -526,6 +568,8 @@ static Suite *backend_cuda_suite(void)
 	tcase_add_test(tc, test_backend_cuda_priority_starvation_fix);
 	tcase_add_test(tc, test_backend_cuda_exactly_once_sharded);
 	tcase_add_test(tc, test_backend_cuda_exactly_once_priority);
+	tcase_add_test(tc, test_backend_cuda_sq_overflow_rescan);
+	tcase_add_test(tc, test_backend_cuda_sq_overflow_rescan_priority);
 	tcase_add_test(tc, test_backend_cuda_launch_failure_reported);
 	tcase_add_test(tc, test_backend_cuda_kernel_fault_reported);
 	suite_add_tcase(s, tc);

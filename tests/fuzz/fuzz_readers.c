@@ -271,12 +271,11 @@ static void rd_encoders(const struct rd_buf *b)
 	mk_err_clear(&e);
 	rc = mk_proto_encode_control_into(w, cap, shutdown, tenants, obs, &len,
 					  &e);
-	if (obs > MK_MAX_ENCODED_OBSERVABLE_SLOTS || obs > 4096u ||
-	    cap < need) {
-		T_FUZZ_CHECK(rc == -EOVERFLOW || (rc == 0 && obs <= 4096u),
-			     "encode_control(obs %u, cap %zu) -> %d", obs, cap,
-			     rc);
-	}
+	T_FUZZ_CHECK(rc == (obs > MK_MAX_ENCODED_OBSERVABLE_SLOTS ||
+				    cap < 4u * (160u + (uint64_t)obs) ?
+			    -EOVERFLOW :
+			    0),
+		     "encode_control(obs %u, cap %zu) -> %d", obs, cap, rc);
 	if (rc) {
 		T_FUZZ_CHECK_ERR(rc, &e);
 		for (len = 0; len < cap / 4u; len++)
