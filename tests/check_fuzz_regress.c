@@ -9,9 +9,10 @@
  * the failing state through the API, so it outlives harness format changes.
  * Open bugs (found, not yet fixed in runtime/) keep their reproducer as
  * regress/<target>/open-<name>, which the replay skips (the harness
- * steers around the bug until it is fixed; see fuzz_model.c), and their
- * named case runs only with MK_FUZZ_OPEN=1. When the fix lands: drop the
- * "open-" prefix, the harness's steering and the t_open[] entry.
+ * steers around the bug until it is fixed: see fuzz_model.c and
+ * fuzz_dfa_binary.c), and their named case runs only with MK_FUZZ_OPEN=1.
+ * When the fix lands: drop the "open-" prefix and the harness's steering,
+ * and register the named case with tcase_add_test instead of t_add_open.
  * Run from the repository root: build/release/tests/check_fuzz_regress
  * (MK_FUZZ_DIR=dir overrides tests/fuzz; MK_FUZZ_VERBOSE=1 names each file).
  */

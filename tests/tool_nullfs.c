@@ -98,7 +98,6 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts;
-	struct fuse_loop_config *cfg = NULL;
 	struct fuse_session *se;
 	int rc = 1;
 
@@ -113,10 +112,8 @@ int main(int argc, char *argv[])
 		goto out_destroy;
 	fuse_daemonize(opts.foreground);
 	fuse_set_signal_handlers(se);
-	cfg = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_max_threads(cfg, 16);
-	rc = fuse_session_loop_mt(se, cfg);
-	fuse_loop_cfg_destroy(cfg);
+	/* The same loop megafs runs (fs/main.c), so only the work differs. */
+	rc = fuse_session_loop_mt(se, NULL);
 	fuse_remove_signal_handlers(se);
 	fuse_session_unmount(se);
 out_destroy:
