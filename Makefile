@@ -10,6 +10,7 @@
 #   make check-gpu     GPU-tagged suites (needs a device)
 #   make bench         benchmarks with peers measured in the same run
 #   make lint          size limits, symbol prefix, include layering
+#   make fuzz          libFuzzer harnesses, FUZZ_SECONDS each (default 20)
 #
 # CUDA ?= auto: on when nvcc is found (PATH or /usr/local/cuda/bin), CUDA=0
 # forces the stub backend, CUDA=1 fails without nvcc. V=1 for full commands.
@@ -104,7 +105,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all deps test demo bench check-asan check-valgrind check-tsan \
-	check-gpu check-fault lint clean cuda-status format
+	check-gpu check-fault lint clean cuda-status format fuzz
 all: deps cuda-status $(LIBMK) $(MEGAFS) $(TEST_BIN) $(BENCH_BIN) $(TOOL_BIN)
 
 deps:
@@ -179,6 +180,10 @@ check-gpu: all
 	@MK_GPU=1 scripts/run-tests.sh $(B)
 
 MK_TSAN_SUITES ?= check_runtime check_backend_cpu check_interp check_stream
+
+FUZZ_SECONDS ?= 20
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 lint:
 	@scripts/lint.sh

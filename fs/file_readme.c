@@ -28,6 +28,20 @@ static const char readme_text[] =
 	"debug/log          r   PRINTF records \"fmt_id arg1 arg2 slot_word\",\n"
 	"                       then \"dropped N\"\n"
 	"errors             r   the last 64 rejected operations with a Fix: hint\n"
+	"patterns/P/        mkdir: a pattern set (rmdir: EBUSY while scanned)\n"
+	"  literals   rw  one pattern per line; \\xHH \\n \\t \\r \\0 \\\\ escapes;\n"
+	"                 compiled when the file is closed\n"
+	"  dfa        rw  binary table: u32 next[states*256], u32 accept[states]\n"
+	"  info       r   states= patterns= table_bytes= max_len= set=\n"
+	"streams/S/         mkdir: a scan of one file (rmdir cancels it)\n"
+	"  source     rw  absolute path, opened at start as the writer\n"
+	"  patterns   rw  name of a set in patterns/\n"
+	"  chunk_bytes rw 4096..16777216 (4194304)   max_hits rw 0..65536 (1000)\n"
+	"  ctl        w   start | cancel\n"
+	"  progress   r   state=idle|running|done|failed|cancelled bytes= total=\n"
+	"                 percent= gbps= elapsed_s=   (poll: readable unless running)\n"
+	"  matches    r   every (pattern, end) match   hits r \"pattern end\" lines,\n"
+	"                 then \"dropped K\"            error r  the failure and its Fix:\n"
 	"\n"
 	"Command (one per write, at offset 0, newline optional):\n"
 	"  OPCODE [ARG ...] [tenant=T] [priority=P]\n"
@@ -40,10 +54,15 @@ static const char readme_text[] =
 	"Examples:\n"
 	"  echo store_u32 7 160 > ring/3; cat ring/3; cat observables/0\n"
 	"  exec 3<>call; echo atomic_add 5 161 >&3; head -n1 <&3\n"
+	"  mkdir patterns/P streams/S; printf 'GET\\nPOST\\n' > patterns/P/literals\n"
+	"  echo /var/log/x.log > streams/S/source; echo P > streams/S/patterns\n"
+	"  echo start > streams/S/ctl; cat streams/S/progress streams/S/matches\n"
 	"\n"
 	"Errors: EBUSY slot not EMPTY/DONE; EINVAL bad command, bad number,\n"
 	"reserved opcode, binary length != 64, status word not 0/1, write at an\n"
-	"offset != 0; E2BIG more than 12 args. Details: cat errors\n";
+	"offset != 0; E2BIG more than 12 args; streams: EBUSY running or set in\n"
+	"use, ENOENT no such set or file, EACCES source not readable by you.\n"
+	"Details: cat errors\n";
 
 int mk_fs_readme_text(struct mk_fs *fs, struct mk_fs_text *out)
 {

@@ -475,6 +475,22 @@ int mk_dfa_load_binary(const void *bytes, size_t len, struct mk_dfa **out,
 		mk_dfa_destroy(d);
 		return rc;
 	}
+	/*
+	 * Bound accept[] like a literal set's (at most MK_DFA_MAX_PATTERNS
+	 * matches end at one byte): hits are enumerated one by one, so a huge
+	 * accept count would stall the scan (found by fuzz_dfa_binary).
+	 */
+	for (i = 0; i < d->states; i++) {
+		if (d->accept[i] <= MK_DFA_MAX_PATTERNS)
+			continue;
+		rc = mk_err_setf(err, -EINVAL,
+				 "keep every accept count at or below 10000 "
+				 "(matches ending on entering the state)",
+				 "binary DFA: accept[%zu] = %u is too large",
+				 i, d->accept[i]);
+		mk_dfa_destroy(d);
+		return rc;
+	}
 	*out = d;
 	return 0;
 out_nomem:

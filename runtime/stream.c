@@ -17,7 +17,8 @@
 #include "runtime/uring.h"
 #include "runtime/wake.h"
 
-#define HIT_PIECE 65536u          /* bytes scanned per hit-reporting step */
+#define HIT_PIECE 4096u           /* bytes per hit-reporting step: caps the
+				   * callbacks past a full hit list */
 #define WAIT_NS 5000000           /* bounded waits: 5 ms, never a sleep */
 
 struct mk_scan_pool {

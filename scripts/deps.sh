@@ -22,6 +22,10 @@ command -v pkg-config >/dev/null 2>&1 || missing_pkgs+=(pkg-config)
 command -v fusermount3 >/dev/null 2>&1 || [ -n "${MK_NO_FUSERMOUNT:-}" ] ||
 	missing_pkgs+=(fuse3)
 command -v gcc >/dev/null 2>&1 || missing_pkgs+=(gcc make)
+# Sanitizer, fuzzing and mount-test tools (make check-*, make fuzz, tests/sh).
+command -v clang >/dev/null 2>&1 || missing_pkgs+=(clang)
+command -v valgrind >/dev/null 2>&1 || missing_pkgs+=(valgrind)
+command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
 [ ${#missing_pkgs[@]} -eq 0 ] && exit 0
 if [ "${1:-}" = "--check" ]; then
 	echo "megafs: missing packages: ${missing_pkgs[*]}" >&2

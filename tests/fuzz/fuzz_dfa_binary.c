@@ -9,9 +9,9 @@
  * -EINVAL/-E2BIG and a Fix: otherwise, output untouched; export gives the
  * input bytes back; scan counts, final states and hit callbacks equal a
  * plain step loop over the table; chunked carry-form scans agree.
- * Open bug (test_fuzz_regress_dfa_binary_accept_storm): accept[] is an
+ * Fixed bug (test_fuzz_regress_dfa_binary_accept_storm): accept[] was an
  * unbounded u32 and mk_dfa_scan_hits calls its callback accept[s] times
- * per byte with no way to stop, so a table with a huge accept count takes
+ * per byte with no way to stop, so a table with a huge accept count took
  * ~2^32 callbacks per byte. Until runtime/ bounds it, the hits check is
  * skipped for tables with an accept count above DB_HITS_MAX; FUZZ_OPEN=1
  * scripts/fuzz.sh (-DMK_FUZZ_OPEN) checks every table and finds the hang.
@@ -46,6 +46,9 @@ static int db_ref_valid(const uint8_t *t, size_t len)
 		return -E2BIG;
 	for (i = 0; i < states * 256u; i++)
 		if (db_le32(t + 4 * i) >= states)
+			return -EINVAL;
+	for (i = 0; i < states; i++) /* accept[] is bounded like a literal set */
+		if (db_le32(t + 4 * (states * 256u + i)) > MK_DFA_MAX_PATTERNS)
 			return -EINVAL;
 	return 0;
 }

@@ -114,18 +114,18 @@ def t_oracle(data, pats, max_hits, zero=''):
     print(len(hits))
     for end, k in keep: print(k, end)
     if len(hits) > len(keep): print('dropped', len(hits) - len(keep))
-def t_gen(path, size, seed, alphabet):
+def t_gen(path, size, seed, *alphabet):
     r = random.Random(int(seed))
-    a = bytes.fromhex(alphabet)
+    a = bytes.fromhex(''.join(alphabet))
     open(path, 'wb').write(bytes(r.choice(a) for _ in range(int(size))))
 def t_pats1000(data, out):
     # 200 short patterns from a small alphabet, 800 substrings of @data
-    # (30..50 bytes, so the list is > 128 KiB and cat writes it in parts)
+    # (40..60 bytes, so the list is > 128 KiB and cat writes it in parts)
     r = random.Random(7)
     d = open(data, 'rb').read()
     ps = [bytes(r.choice(b'ab\x00\xff') for _ in range(r.randint(2, 4))) for _ in range(200)]
     for _ in range(800):
-        n = r.randint(30, 50); i = r.randrange(len(d) - n)
+        n = r.randint(40, 60); i = r.randrange(len(d) - n)
         ps.append(d[i:i + n])
     with open(out, 'w') as f:
         for p in ps: f.write(''.join('\\x%02x' % b for b in p) + '\n')
@@ -170,14 +170,18 @@ py() { timeout -k 5 120 python3 "$TMP/h.py" "$@"; }
 
 P=$MNT/patterns
 S=$MNT/streams
-wait_state() { # stream state: the user's loop, bounded (60 s)
-	local i=0
-	while ! grep -q "state=$2" "$S/$1/progress"; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && { fail "streams/$1 never $2: $(cat "$S/$1/progress")"; return 1; }
-		sleep 0.1
+wait_state() { # stream state: wait while running (bounded, 30 s)
+	local i p
+	for i in $(seq 300); do
+		p=$(cat "$S/$1/progress")
+		case $p in
+		*"state=$2 "*) return 0 ;;
+		*state=running*) sleep 0.1 ;;
+		*) break ;;
+		esac
 	done
-	return 0
+	fail "streams/$1 not $2: $p $(cat "$S/$1/error")"
+	return 1
 }
 setup_stream() { # name source set chunk_bytes max_hits
 	[ -d "$S/$1" ] || mkdir "$S/$1" || fail "mkdir streams/$1"
@@ -249,7 +253,7 @@ has "README mentions streams" "$(cat "$MNT/README")" "streams/S/"
 
 # ---- patterns: literals like a user writes them -------------------------------
 printf '%s\n' 'ab' 'abab' 'b' '\x00\xff' '\xff\xff\x00' 'ba' 'bab' '\\' >"$P/A/literals"
-eq "A info" "$(cat "$P/A/info")" "$(printf 'states=13 patterns=8 table_bytes=13364 max_len=4 set=0')"
+eq "A info" "$(cat "$P/A/info")" "$(printf 'states=14 patterns=8 table_bytes=14392 max_len=4 set=0')"
 eq "A literals read back" "$(cat "$P/A/literals")" "$(cat "$D/a.txt")"
 mkdir "$P/K" "$P/Z" "$P/B" "$P/D" || fail "mkdir sets"
 cat "$D/k.txt" >"$P/K/literals" || fail "cat 1000 patterns > literals"
@@ -259,6 +263,21 @@ cat "$D/z.txt" >"$P/Z/literals"
 cat "$D/b.txt" >"$P/B/literals"
 
 # ---- scans compared with the oracle --------------------------------------------
+# Exactly as a user would.
+mkdir "$S/user"
+cd "$S/user" || fail "cd streams/user"
+echo "$D/main" >source
+echo A >patterns
+echo 4096 >chunk_bytes
+echo start >ctl
+i=0
+while ! grep -q state=done progress; do
+	i=$((i + 1)); [ $i -lt 300 ] || break
+	sleep 0.1
+done
+eq "user loop" "$(cat matches hits)" "$(py oracle "$D/main" "$D/a.txt" 1000)"
+cd "$TMP" || exit 1
+rmdir "$S/user" || fail "rmdir streams/user"
 check_scan "main, 4096-byte chunks, 50 hits" s1 "$D/main" A 4096 50 "$D/a.txt"
 has "dropped line" "$(tail -n1 "$S/s1/hits")" "dropped "
 eq "progress done" "$(cut -d' ' -f1-4 <"$S/s1/progress")" \
@@ -276,9 +295,9 @@ check_scan "3 MiB file" s1 "$D/mid" B 65536 100 "$D/b.txt"
 
 # A binary DFA: export A's table, write it into D, same counts (index 0).
 cat "$P/A/dfa" >"$P/D/dfa" || fail "cat dfa > dfa"
-eq "dfa size" "$(wc -c <"$P/D/dfa")" 13364
+eq "dfa size" "$(wc -c <"$P/D/dfa")" 14392
 eq "dfa round trip" "$(cmp "$P/A/dfa" "$P/D/dfa" && echo same)" same
-has "D info" "$(cat "$P/D/info")" "states=13 patterns=1 table_bytes=13364 max_len=unknown"
+has "D info" "$(cat "$P/D/info")" "states=14 patterns=1 table_bytes=14392 max_len=unknown"
 run_stream s1 "$D/main" D 4096 50
 eq "binary dfa counts" "$(results s1)" "$(py oracle "$D/main" "$D/a.txt" 50 zero)"
 
@@ -399,7 +418,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	mkdir "$P/A" "$S/root"
 	echo ab >"$P/A/literals"
 	asu() { setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$1" 2>&1; }
-	out=$(asu "mkdir $S/u && echo $TMP/secret > $S/u/source && echo A > $S/u/patterns && echo start > $S/u/ctl")
+	out=$(asu "mkdir $S/u && echo $TMP/secret > $S/u/source && echo A > $S/u/patterns && env echo start > $S/u/ctl")
 	has "user start of a root-only file fails" "$out" "Permission denied"
 	eq "user stream owner" "$(stat -c %u:%g "$S/u")" 65534:65534
 	eq "user stream failed" "$(cut -d' ' -f1 <"$S/u/progress")" state=failed
