@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LITERALS_MAX (64u << 20)
 #define DFA_MAX ((size_t)MK_DFA_MAX_STATES * MK_DFA_STATE_BYTES)
@@ -122,10 +123,14 @@ void mk_fs_pset_fini(struct mk_fs *fs, struct mk_fs_obj *o)
 {
 	struct mk_fs_pset *ps = &o->u.ps;
 
-	/* Only at unmount (kernel stopped) is a set still registered here. */
-	if (fs->pool && ps->idx >= 0)
+	/* Still registered: at unmount, or a mkdir that lost a race. A
+	 * DFA_STEP slot may have seen it, so it is retired, not freed. */
+	if (fs->pool && ps->idx >= 0) {
 		mk_scan_pool_remove_set(fs->pool, ps->idx, NULL);
-	mk_dfa_destroy(ps->dfa);
+		retire(fs, ps->dfa);
+	} else {
+		mk_dfa_destroy(ps->dfa);
+	}
 	free(ps->text);
 	ps->dfa = NULL;
 	ps->text = NULL;
@@ -348,12 +353,15 @@ int mk_fs_pset_start(struct mk_fs *fs, const char *name,
 	struct mk_fs_obj *o = mk_fs_obj_find(fs, MK_FS_OBJ_PSET, name);
 	int rc;
 
-	if (!o)
+	if (!o) {
+		close(p->fd); /* like mk_stream_start: the fd is ours now */
 		return mk_err_setf(err, -ENOENT,
 				   "mkdir patterns/NAME and write its literals, or name an existing set",
 				   "no pattern set '%s'", name);
+	}
 	pthread_mutex_lock(&o->mu);
 	if (o->removed || o->u.ps.idx < 0) {
+		close(p->fd);
 		rc = mk_err_setf(err, -ENOENT, "mkdir it again",
 				 "pattern set '%s' was removed", name);
 	} else {

@@ -444,9 +444,8 @@ static int start(struct mk_fs *fs, struct mk_fs_obj *o, struct mk_err *err)
 	p.fd = fd;
 	p.chunk_bytes = st->chunk_bytes;
 	p.max_hits = st->max_hits;
-	rc = mk_fs_pset_start(fs, st->pset, &p, &s, err);
+	rc = mk_fs_pset_start(fs, st->pset, &p, &s, err); /* owns fd */
 	if (rc) {
-		close(fd);
 		rc = fail_locked(st, rc, err);
 		goto out;
 	}

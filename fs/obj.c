@@ -21,6 +21,11 @@
 #define RW_MODE (S_IFREG | 0644)
 #define RO_MODE (S_IFREG | 0444)
 #define WO_MODE (S_IFREG | 0200)
+/* A stream's files are its owner's: its results describe a file that only
+ * the owner may have been allowed to read. */
+#define ST_DIR_MODE (S_IFDIR | 0500)
+#define ST_RW_MODE (S_IFREG | 0600)
+#define ST_RO_MODE (S_IFREG | 0400)
 
 struct file_tab {
 	const char *name;
@@ -35,15 +40,15 @@ static const struct file_tab pset_tab[] = {
 };
 
 static const struct file_tab st_tab[] = {
-	{ "source", MK_FS_ST_SOURCE, RW_MODE },
-	{ "patterns", MK_FS_ST_PATTERNS, RW_MODE },
-	{ "chunk_bytes", MK_FS_ST_CHUNK, RW_MODE },
-	{ "max_hits", MK_FS_ST_MAX_HITS, RW_MODE },
+	{ "source", MK_FS_ST_SOURCE, ST_RW_MODE },
+	{ "patterns", MK_FS_ST_PATTERNS, ST_RW_MODE },
+	{ "chunk_bytes", MK_FS_ST_CHUNK, ST_RW_MODE },
+	{ "max_hits", MK_FS_ST_MAX_HITS, ST_RW_MODE },
 	{ "ctl", MK_FS_ST_CTL, WO_MODE },
-	{ "progress", MK_FS_ST_PROGRESS, RO_MODE },
-	{ "matches", MK_FS_ST_MATCHES, RO_MODE },
-	{ "hits", MK_FS_ST_HITS, RO_MODE },
-	{ "error", MK_FS_ST_ERROR, RO_MODE },
+	{ "progress", MK_FS_ST_PROGRESS, ST_RO_MODE },
+	{ "matches", MK_FS_ST_MATCHES, ST_RO_MODE },
+	{ "hits", MK_FS_ST_HITS, ST_RO_MODE },
+	{ "error", MK_FS_ST_ERROR, ST_RO_MODE },
 };
 
 _Static_assert(sizeof(st_tab) / sizeof(st_tab[0]) < MK_FS_OBJ_INOS,
@@ -126,7 +131,7 @@ static void obj_node(struct mk_fs *fs, const struct mk_fs_obj *o, uint32_t f,
 	if (f == 0) {
 		n->kind = o->type == MK_FS_OBJ_PSET ? MK_FS_PSET_DIR :
 						      MK_FS_STREAM_DIR;
-		n->mode = DIR_MODE;
+		n->mode = o->type == MK_FS_OBJ_PSET ? DIR_MODE : ST_DIR_MODE;
 	} else {
 		n->kind = tab[f - 1].kind;
 		n->mode = tab[f - 1].mode;

@@ -290,6 +290,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 	else
 		fi->direct_io = 1;
+	/* Only literals/dfa act on close; spare the others a FLUSH. */
+	fi->noflush = n.kind != MK_FS_PSET_LITERALS &&
+		      n.kind != MK_FS_PSET_DFA;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
 		free_handle(fs, h); /* the opener was interrupted */

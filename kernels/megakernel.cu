@@ -420,16 +420,32 @@ static __device__ void stop_workers(const mk_cuda_kargs &a)
 
 /* ---- the poller (block 0, warp 0) ------------------------------------------ */
 
+/*
+ * Shared-memory accesses of the hand-off are atomics: ordered by the CTA
+ * fences around them like plain ones, a few cycles each, and
+ * compute-sanitizer's racecheck (which cannot see a flag protocol) does
+ * not report atomics.
+ */
+static __device__ __forceinline__ uint32_t sh_ld(volatile uint32_t *p)
+{
+	return atomicOr((uint32_t *)p, 0u);
+}
+
+static __device__ __forceinline__ void sh_st(volatile uint32_t *p, uint32_t v)
+{
+	atomicExch((uint32_t *)p, v);
+}
+
 /* Shared-memory hand-off from the poller to the executor (block 0). */
-struct __align__(16) handoff {
+struct handoff {
 	uint32_t ent[HANDOFF_SLOTS][MK_SQ_UNITS]; /* data words of SQ entries */
 	uint32_t head;        /* executor: entries taken */
 	uint32_t tail;        /* poller: entries handed off */
 	uint32_t stop;        /* executor -> poller: stop consuming the SQ */
 	uint32_t poller_done; /* poller -> executor: no entry will follow */
 	uint32_t want;        /* poller -> executor: the host has waiters */
-	long long t_issue;    /* trace: when the read that saw work was issued */
-	long long t_seen;     /* trace: when the poller saw it */
+	uint32_t t_issue;     /* trace: when the read that saw work was issued */
+	uint32_t t_seen;      /* trace: when the poller saw it (clock, low bits) */
 	long long rtt_sum;    /* trace: poller-private read latency sums */
 	uint32_t rtt_n;
 };
@@ -503,12 +519,12 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 	if (with_want) {
 		uint32_t w = __shfl_sync(FULL_MASK, p->want, 31);
 
-		if (lane == 0 && w != 0xFFFFFFFFu && w != hf->want) {
-			hf->want = w;
+		if (lane == 0 && w != 0xFFFFFFFFu && w != sh_ld(&hf->want)) {
+			sh_st(&hf->want, w);
 			st_vol(&a.ds->want, w); /* for the workers */
 		}
 	}
-	room = HANDOFF_SLOTS - (*tail - hf->head);
+	room = HANDOFF_SLOTS - (*tail - sh_ld(&hf->head));
 	if (p->head != *head || n > room)
 		n = p->head != *head ? 0u : room;
 	if (!n)
@@ -516,8 +532,8 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 	if (e < n) {
 		volatile uint32_t *dst = hf->ent[(*tail + e) % HANDOFF_SLOTS];
 
-		dst[2u * j] = (uint32_t)p->u0;
-		dst[2u * j + 1u] = (uint32_t)p->u1;
+		sh_st(&dst[2u * j], (uint32_t)p->u0);
+		sh_st(&dst[2u * j + 1u], (uint32_t)p->u1);
 	}
 	__syncwarp();
 	__threadfence_block(); /* pairs with the executor's fence after tail */
@@ -525,10 +541,10 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 	*head += n;
 	if (lane == 0) {
 		if (a.trace) {
-			hf->t_issue = p->t;
-			hf->t_seen = clock64();
+			sh_st(&hf->t_issue, (uint32_t)p->t);
+			sh_st(&hf->t_seen, (uint32_t)clock64());
 		}
-		hf->tail = *tail;
+		sh_st(&hf->tail, *tail);
 		a.ds->sq_head = *head;
 		st_vol64(&a.hpage->sq_head, *head); /* the host's room check */
 	}
@@ -581,14 +597,14 @@ static __device__ void poller(const mk_cuda_kargs &a, volatile handoff *hf)
 		poll_issue(a, 1, head, nent, 0, &pb);
 	}
 	tb = clock64();
-	while (!hf->stop) {
+	while (!sh_ld(&hf->stop)) {
 		nent = poll_take(a, hf, &pa, &head, &tail, 1) ? 4u : 1u;
 		if (dual)
 			spin_until(tb, gap);
 		/* want lives in another page: read it on every 64th poll. */
 		poll_issue(a, 0, head, nent, (++k & 63u) == 0, &pa);
 		ta = clock64();
-		if (hf->stop || !dual)
+		if (!dual || sh_ld(&hf->stop))
 			continue;
 		nent = poll_take(a, hf, &pb, &head, &tail, 0) ? 4u : nent;
 		spin_until(ta, gap);
@@ -599,7 +615,7 @@ static __device__ void poller(const mk_cuda_kargs &a, volatile handoff *hf)
 	__threadfence_block();
 	if (lane_id() == 0) {
 		a.ds->sq_head = head; /* entries up to here are the executor's */
-		hf->poller_done = 1;
+		sh_st(&hf->poller_done, 1u);
 	}
 }
 
@@ -678,26 +694,23 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 	int did = 0, nudge = 0, fenced = 0;
 
 	if (lane < n) {
-		const uint4 *src = (const uint4 *)hf->ent[(h + lane) % HANDOFF_SLOTS];
-		uint4 v = src[0];
+		volatile uint32_t *src = hf->ent[(h + lane) % HANDOFF_SLOTS];
 		uint32_t guess = 0, tb = 0;
 
+		w[0] = sh_ld(&src[0]);
+		w[MK_TENANT_WORD] = sh_ld(&src[MK_TENANT_WORD]);
 		/* The tenant loads go out first; the rest of the entry meanwhile. */
-		if (!a.priority && v.x >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE) {
+		if (!a.priority && w[0] >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE) {
 			const mk_exec xr = exec_of(a);
 
-			guess = mk_ctl_load(&xr, MK_CTL_TENANT_MASK_DEFAULT + v.z);
+			guess = mk_ctl_load(&xr, MK_CTL_TENANT_MASK_DEFAULT +
+							 w[MK_TENANT_WORD]);
 			tb = mk_ctl_load(&xr, MK_CTL_TENANT_BASE);
 		}
 #pragma unroll
-		for (i = 0; i < MK_SQ_UNITS / 4u; i++) {
-			uint4 u = i ? src[i] : v;
-
-			w[4u * i] = u.x;
-			w[4u * i + 1u] = u.y;
-			w[4u * i + 2u] = u.z;
-			w[4u * i + 3u] = u.w;
-		}
+		for (i = 1; i < MK_SQ_UNITS; i++)
+			if (i != MK_TENANT_WORD)
+				w[i] = sh_ld(&src[i]);
 		d0 = w[0];
 		cnt = w[1];
 		if (!a.priority && d0 >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE &&
@@ -743,8 +756,8 @@ static __device__ void trace_add(const mk_cuda_kargs &a, volatile handoff *hf,
 {
 	if (lane_id() != 0)
 		return;
-	tr->seen += hf->t_seen - hf->t_issue;
-	tr->exec += t0 - hf->t_seen;
+	tr->seen += sh_ld(&hf->t_seen) - sh_ld(&hf->t_issue);
+	tr->exec += (uint32_t)t0 - sh_ld(&hf->t_seen);
 	tr->done += clock64() - t0;
 	tr->ten += g_tr_ten - t0;
 	tr->fence += g_tr_f1 - g_tr_f0;
@@ -786,7 +799,7 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 	}
 	__syncwarp();
 	for (;;) {
-		uint32_t t = hf->tail, want = hf->want;
+		uint32_t t = sh_ld(&hf->tail), want = sh_ld(&hf->want);
 
 		if (t != h) {
 			uint32_t n = t - h < 32u ? t - h : 32u;
@@ -799,11 +812,11 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 			h += n;
 			__syncwarp();
 			if (lane == 0)
-				hf->head = h;
+				sh_st(&hf->head, h);
 			work = 1;
-		} else if (stopping && hf->poller_done) {
+		} else if (stopping && sh_ld(&hf->poller_done)) {
 			__threadfence_block();
-			if (hf->tail == h)
+			if (sh_ld(&hf->tail) == h)
 				break;
 			continue;
 		}
@@ -816,7 +829,7 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 		if (!stopping && shutting_down(a)) {
 			stopping = 1;
 			if (lane == 0)
-				hf->stop = 1;
+				sh_st(&hf->stop, 1u);
 			stop_workers(a);
 		}
 		if (ld_vol(&a.ds->park_tail) != a.ds->park_head &&

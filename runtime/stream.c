@@ -66,12 +66,31 @@ struct hit_ctx {
 	uint64_t base; /* file offset of the piece being scanned */
 };
 
+/*
+ * The list is full. Matches ending at one offset arrive longest pattern
+ * first, so when the cut falls inside such a group keep the lowest pattern
+ * indices of it: the kept hits are then the first ones by (end, pattern).
+ */
+static void replace_in_tie(struct hit_ctx *c, uint32_t pattern, uint64_t end)
+{
+	uint32_t i, worst = c->cap;
+
+	if (c->cap == 0 || c->hits[c->cap - 1].end_offset != end)
+		return;
+	for (i = c->cap; i-- > 0 && c->hits[i].end_offset == end;)
+		if (worst == c->cap || c->hits[i].pattern > c->hits[worst].pattern)
+			worst = i;
+	if (c->hits[worst].pattern > pattern)
+		c->hits[worst].pattern = pattern;
+}
+
 static void record_hit(void *arg, uint32_t pattern, size_t end)
 {
 	struct hit_ctx *c = arg;
 
 	if (c->out->nhits >= c->cap) {
 		c->out->overflow = 1;
+		replace_in_tie(c, pattern, c->base + end);
 		return;
 	}
 	c->hits[c->out->nhits].pattern = pattern;
@@ -495,16 +514,19 @@ int mk_stream_start(struct mk_scan_pool *pool, const struct mk_stream_params *p,
 
 	rc = check_params(pool, p, err);
 	if (rc)
-		return rc;
+		goto out_close;
 	s = calloc(1, sizeof(*s));
-	if (!s)
-		return mk_err_set(err, -ENOMEM, "cannot allocate the stream",
-				  "free some memory");
+	if (!s) {
+		rc = mk_err_set(err, -ENOMEM, "cannot allocate the stream",
+				"free some memory");
+		goto out_close;
+	}
 	s->kept = calloc(p->max_hits + 1, sizeof(*s->kept));
 	if (!s->kept) {
 		free(s);
-		return mk_err_set(err, -ENOMEM, "cannot allocate the hit list",
-				  "use a smaller max_hits");
+		rc = mk_err_set(err, -ENOMEM, "cannot allocate the hit list",
+				"use a smaller max_hits");
+		goto out_close;
 	}
 	for (rc = 0; rc < (int)MK_STREAM_BUFS; rc++)
 		s->fl[rc].slot = -1;
@@ -542,6 +564,8 @@ out_free:
 	pthread_mutex_destroy(&s->mu);
 	free(s->kept);
 	free(s);
+out_close:
+	close(p->fd); /* the stream owns the fd, also when it fails */
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 # Make sure megafs's build and test dependencies are present; install the
 # missing Debian packages when we can (root + apt-get), else say how.
 #   scripts/deps.sh          check, install what is missing
+#   scripts/deps.sh --dev    the same plus clang and valgrind (CI)
 #   scripts/deps.sh --check  check only (exit 1 if something is missing)
 # On a machine with no package registry (the GPU machine), point
 # PKG_CONFIG_PATH at unpacked .debs instead: see scripts/gpu-check.sh.
@@ -22,10 +23,14 @@ command -v pkg-config >/dev/null 2>&1 || missing_pkgs+=(pkg-config)
 command -v fusermount3 >/dev/null 2>&1 || [ -n "${MK_NO_FUSERMOUNT:-}" ] ||
 	missing_pkgs+=(fuse3)
 command -v gcc >/dev/null 2>&1 || missing_pkgs+=(gcc make)
-# Sanitizer, fuzzing and mount-test tools (make check-*, make fuzz, tests/sh).
-command -v clang >/dev/null 2>&1 || missing_pkgs+=(clang)
-command -v valgrind >/dev/null 2>&1 || missing_pkgs+=(valgrind)
 command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
+# --dev: also the sanitizer and fuzzing tools (make check-valgrind, make
+# fuzz); CI asks for them, a plain build does not need them.
+if [ "${1:-}" = "--dev" ]; then
+	shift
+	command -v clang >/dev/null 2>&1 || missing_pkgs+=(clang)
+	command -v valgrind >/dev/null 2>&1 || missing_pkgs+=(valgrind)
+fi
 [ ${#missing_pkgs[@]} -eq 0 ] && exit 0
 if [ "${1:-}" = "--check" ]; then
 	echo "megafs: missing packages: ${missing_pkgs[*]}" >&2

@@ -451,7 +451,8 @@ static int check_totals(const char *mnt, const struct shared *sh, uint32_t procs
 		for (k = 0; k < 6; k++)
 			m[k] += sh->metric[i][k];
 	}
-	if (metric(mnt, "done_count") - base[6] != done) {
+	/* MK_FSX_SHARED=1: other traffic (stream scans) also completes slots. */
+	if (!getenv("MK_FSX_SHARED") && metric(mnt, "done_count") - base[6] != done) {
 		fprintf(stderr, "fsx: done_count moved by %" PRIu64 ", expected %" PRIu64 "\n",
 			metric(mnt, "done_count") - base[6], done);
 		bad = 1;

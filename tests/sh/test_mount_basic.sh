@@ -325,7 +325,7 @@ do_mount ""
 has "backend printed" "$(cat "$TMP/log")" "backend cpu"
 has "mount type" "$(grep " $MNT " /proc/mounts)" "fuse.megafs"
 has "private mount" "$(grep " $MNT " /proc/mounts)" "default_permissions"
-eq "root listing" "$(ls "$MNT" | tr '\n' ' ')" "README call control debug errors observables ring "
+eq "root listing" "$(ls "$MNT" | tr '\n' ' ')" "README call control debug errors observables patterns ring streams "
 eq "control listing" "$(ls "$MNT/control" | tr '\n' ' ')" \
 	"done_count epoch metrics metrics.prom priority raw shutdown status tenants words "
 eq "ring entries" "$(ls "$MNT/ring" | wc -l)" 2049

@@ -55,6 +55,13 @@ has() { # name haystack needle
 	case $2 in *"$3"*) ;; *) fail "$1: '$3' not in '$2'" ;; esac
 }
 mounted() { grep -q " $1 fuse" /proc/mounts; }
+xeq() { # name got want: a known runtime bug, reported, not counted
+	if [ "$2" = "$3" ]; then
+		echo "XPASS: $1 (fixed? turn this check into eq)"
+	else
+		echo "XFAIL: $1 (known runtime bug, see the comment above it)"
+	fi
+}
 
 wait_ready() { # bounded: 200 x 50 ms
 	local i
@@ -243,7 +250,8 @@ eq "empty set info" "$(cat "$P/A/info")" "states=1 patterns=0 table_bytes=1028 m
 mkdir "$S/s1" || fail "mkdir streams/s1"
 eq "stream files" "$(ls "$S/s1" | tr '\n' ' ')" \
 	"chunk_bytes ctl error hits matches max_hits patterns progress source "
-eq "ctl mode" "$(stat -c %a "$S/s1/ctl")" 200
+eq "stream modes (owner only)" "$(stat -c %a "$S/s1" "$S/s1/source" "$S/s1/ctl" "$S/s1/hits" | tr '\n' ' ')" \
+	"500 600 200 400 "
 eq "stream defaults" "$(cat "$S/s1/chunk_bytes") $(cat "$S/s1/max_hits")" "4194304 1000"
 eq "idle progress" "$(cat "$S/s1/progress")" \
 	"state=idle bytes=0 total=0 percent=0.0 gbps=0.000 elapsed_s=0.000"
@@ -286,6 +294,12 @@ has "progress gbps" "$(cat "$S/s1/progress")" " gbps="
 check_scan "main, default chunk, all hits" s1 "$D/main" A 4194304 65536 "$D/a.txt"
 [ "$(grep -c dropped "$S/s1/hits")" = 0 ] || fail "dropped line with every hit kept"
 check_scan "main, max_hits 0" s1 "$D/main" A 4096 0 "$D/a.txt"
+# Regression: matches ending at one offset arrive longest pattern first;
+# when max_hits cuts inside such a group the kept hits must still be the
+# lowest pattern indices (runtime/stream.c replace_in_tie).
+run_stream s1 "$D/main" A 4096 28
+eq "max_hits cut inside a same-end group" "$(results s1)" \
+	"$(py oracle "$D/main" "$D/a.txt" 28)"
 check_scan "empty file" s1 "$D/empty" A 4096 10 "$D/a.txt"
 eq "empty file progress" "$(cut -d' ' -f1-4 <"$S/s1/progress")" \
 	"state=done bytes=0 total=0 percent=100.0"
@@ -434,6 +448,9 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	eq "root scans the secret" "$(cat "$S/root/matches")" 2
 	out=$(asu "echo $TMP/public > $S/root/source")
 	has "user cannot write root's stream" "$out" "Permission denied"
+	out=$(asu "cat $S/root/hits")
+	has "user cannot read root's results" "$out" "Permission denied"
+	eq "user reads own results" "$(asu "cat $S/u/matches")" 1
 	out=$(asu "rmdir $S/root")
 	has "user cannot rmdir root's stream" "$out" "not permitted"
 	asu "rmdir $S/u" >/dev/null

@@ -36,7 +36,9 @@ end=$((SECONDS + SECS))
 		"$MNT/control/status" "$MNT/control/words" >/dev/null 2>&1
 done ) &
 pids+=($!)
+shared=
 if [ -d "$MNT/streams" ]; then # file scans beside the ring traffic
+	shared=1 # scan chunks are ring slots too: done_count is shared
 	head -c $((32 << 20)) /dev/urandom >"$DATA"
 	( mkdir "$MNT/patterns/p" && printf 'ab\n\\x00\\xff\n' >"$MNT/patterns/p/literals"
 	  n=0
@@ -53,7 +55,7 @@ fi
 
 rounds=0 warm_rss="" warm_fds="" fail=0
 while [ $SECONDS -lt $end ]; do
-	if ! "$B/tests/tool_fsx" "$MNT" 20000 $((RANDOM * 32768 + RANDOM)) 4 >/tmp/mk-soak-fsx.log 2>&1; then
+	if ! MK_FSX_SHARED=${shared:-} "$B/tests/tool_fsx" "$MNT" 20000 $((RANDOM * 32768 + RANDOM)) 4 >/tmp/mk-soak-fsx.log 2>&1; then
 		cat /tmp/mk-soak-fsx.log
 		fail=1
 		break
