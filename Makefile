@@ -126,7 +126,7 @@ $(B)/%.o: %.c
 $(B)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(call msg,NVCC,$<)
-	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) -MD -MF $(@:.o=.d) -c $< -o $@
 
 $(LIBMK): $(RUNTIME_OBJ)
 	$(call msg,AR,$@)

@@ -12,12 +12,13 @@
  *            stores (status last, release); the kernel reads slots with
  *            16-byte volatile loads and stores DONE there (posted PCIe
  *            writes). The host sees DONE with no copy.
- *   SQ       mapped pinned host memory: the doorbell. Every kick appends one
- *            128-byte entry (a copy of the slot for single publishes, a
- *            range for batches) made of 8-byte (tag | data) units, so one
- *            PCIe read both discovers and delivers work, with no torn reads.
- *            ONE warp (the front end, block 0 warp 0) polls it: no polling
- *            storm, one 128..512-byte read per PCIe round trip.
+ *   SQ       mapped pinned, write-combined host memory: the doorbell.
+ *            Every kick appends one entry (a copy of the slot for single
+ *            publishes, a range for batches) of 8-byte (tag | data) units,
+ *            so one PCIe read both discovers and delivers work, with no
+ *            torn reads; WC memory spares that read the CPU-cache snoop.
+ *            ONE warp polls it: no polling storm, one 128..512-byte read
+ *            per PCIe round trip (~1.2 us on the reference H100 VM).
  *   control  device memory: every slot does at least two atomics on it
  *   debug    (DONE_COUNT, a metric), which stay in L2 instead of crossing
  *            PCIe. The host reads and writes them with cudaMemcpyAsync on
@@ -26,19 +27,22 @@
  *            priority partition queues. It persists across launches, so a
  *            stop never loses a consumed entry and start needs no rescan.
  *
- * Roles. Block 0 warp 0 is the poller: all it does is keep two PCIe reads
- * of the SQ in flight, of two mirrored copies (A and B, different lines),
- * staggered by half a round trip, and hand complete entries to block 0
- * warp 1, the executor, through shared memory. The poller never fences and
- * never touches L2: measured on H100, a GPU fence or even an L2 load waits
- * for a sysmem load in flight (~1 us), a CTA fence does not. The executor
- * runs single slots itself (one L2 round trip for the tenant mask, the
- * handler, a GPU fence, one posted DONE write), runs ranges of up to 32
- * slots itself and splits larger ones into 32-slot chunks pushed
- * round-robin to per-block queues; in the priority variant it also makes
- * every scheduling decision. Every other warp is a worker: it pops chunks
- * of its own block's queue, loads the 32 slots with coalesced 16-byte loads
- * (2 KB per warp round), executes one slot per lane and stores DONE.
+ * Roles. Block 0 warp 0 is the poller: all it does is keep a PCIe read of
+ * the SQ in flight and hand complete entries to block 0 warp 1, the
+ * executor, through shared memory. It never fences and never touches L2:
+ * measured on H100, a GPU fence or even an L2 load of a warp waits for its
+ * sysmem load in flight (~1 us), a CTA fence does not. (MK_CUDA_TUNE=1
+ * keeps two reads in flight, of the two copies of each entry, staggered by
+ * half a round trip; it was slower on the reference VM, see
+ * kernels/megakernel.h.) The executor runs single slots itself (one L2
+ * round trip for the tenant mask, the handler, a GPU fence, one posted DONE
+ * write), runs ranges of up to 32 slots itself and splits larger ones into
+ * 32-slot chunks pushed round-robin to per-block queues; in the priority
+ * variant it also makes every scheduling decision. Every other warp is a
+ * worker: it pops chunks of its own block's queue, loads the 32 slots with
+ * coalesced 16-byte loads (2 KB per warp round), executes one slot per lane
+ * and stores DONE. Completions are announced to the host (hpage->done_seq,
+ * behind a system fence) only while it says somebody waits (hpage->want).
  *
  * Release scope. DONE is stored after a GPU-scope fence, not a system one
  * (runtime/interp.h's MK_STORE_RELEASE): everything a handler writes is in
@@ -50,7 +54,8 @@
  * ring is host memory, where a CAS is a non-posted PCIe atomic (about a
  * microsecond, and PCIe AtomicOps support). Instead, exactly-once comes
  * from the discovery path: the runtime kicks each publish exactly once,
- * each SQ entry is consumed by the single FE, each chunk is popped by one
+ * each SQ entry is consumed by the single poller and run or queued by the
+ * single executor, each chunk is popped by one
  * warp (CAS on a device-memory head), and a parked slot lives only in the
  * parked bag until re-queued. So the sharded variant moves a slot
  * PUBLISHED -> DONE in the ring without writing CLAIMED (the claim is held
@@ -61,9 +66,11 @@
  * host writes a control word (a NUDGE entry) and every PARK_PERIOD_NS while
  * any slot is parked, which also catches masks changed by opcodes.
  *
- * Shutdown: every warp checks control word 0 before taking new work and
- * leaves only when it holds none, so queued work survives to the next
- * launch. The last warp out stores the launch id in the host page.
+ * Shutdown: the executor watches control word 0 and tells the poller and
+ * every block's workers (a stop word in their queue line); every warp
+ * leaves only when it holds no work, and the executor only after the
+ * hand-off ring is empty, so queued work survives to the next launch. The
+ * last warp out stores the launch id in the host page.
  */
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -74,7 +81,7 @@
 
 #define FULL_MASK 0xffffffffu
 #define WARPS_PER_BLOCK (MK_CUDA_THREADS / 32u)
-#define FE_DIRECT_MAX 32u        /* ranges up to this run on the front end */
+#define FE_DIRECT_MAX 32u        /* ranges up to this run on the executor */
 #define PARK_PERIOD_NS 20000ull  /* retry parked slots this often */
 #define IDLE_SLEEP_MIN_NS 64u
 #define IDLE_SLEEP_MAX_NS 2000u
@@ -189,13 +196,13 @@ static __device__ __forceinline__ void exec_claimed(const mk_exec *x,
 	st_vol(&x->ring[slot_base + MK_STATUS_WORD], MK_SLOT_DONE);
 }
 
-/* Leave @slot PUBLISHED for a disabled tenant; the FE retries it later. */
+/* Leave @slot PUBLISHED for a disabled tenant; the executor retries it. */
 static __device__ void park(const mk_cuda_kargs &a, uint32_t slot,
 			    uint32_t tenant)
 {
 	uint32_t i = atomicAdd(&a.ds->park_tail, 1u);
 
-	/* Release pairs with the FE's wait for a non-empty cell. */
+	/* Release pairs with the executor's wait for a non-empty cell. */
 	st_release_gpu64(&a.park[i & (a.park_cap - 1u)],
 			 (uint64_t)slot | ((uint64_t)tenant << 32));
 }
@@ -261,6 +268,7 @@ static __device__ void warp_load(const mk_cuda_kargs &a, uint32_t first,
 {
 	uint32_t lane = lane_id(), r, k;
 
+	__syncwarp(); /* the last round's reads of @buf are done */
 #pragma unroll
 	for (r = 0; r < 4u; r++) {
 		uint32_t q = lane + 32u * r;
@@ -307,9 +315,9 @@ static __device__ void run_range(const mk_cuda_kargs &a, const mk_exec *x,
 /* ---- per-block work queues ------------------------------------------------- */
 
 /*
- * FE: split [first, first + count) into 32-slot chunks and push them to
+ * Executor: split [first, first + count) into 32-slot chunks, push them to
  * block queues round-robin, one block per lane per pass. A chunk whose
- * queue is full is run by the FE itself, so the FE never waits.
+ * queue is full is run by the executor itself, so it never waits.
  */
 static __device__ void push_range(const mk_cuda_kargs &a, const mk_exec *x,
 				  uint32_t first, uint32_t count, uint4 *buf,
@@ -329,7 +337,7 @@ static __device__ void push_range(const mk_cuda_kargs &a, const mk_exec *x,
 		if (has) {
 			uint32_t b = (rr + lane) % a.nblocks;
 			mk_cuda_bqueue *q = &a.bq[b];
-			uint32_t t = ld_vol(&q->tail); /* the FE is its only writer */
+			uint32_t t = ld_vol(&q->tail); /* the executor is its only writer */
 
 			if (t - ld_vol(&q->head) < a.bq_cap) {
 				a.bq_cells[(size_t)b * a.bq_cap + (t & (a.bq_cap - 1u))] =
@@ -436,6 +444,19 @@ static __device__ __forceinline__ void sh_st(volatile uint32_t *p, uint32_t v)
 	atomicExch((uint32_t *)p, v);
 }
 
+/*
+ * Warp-uniform read of a hand-off word: one lane reads, all get its value
+ * (32 atomic reads are 32 serialised operations and could disagree).
+ */
+static __device__ __forceinline__ uint32_t sh_ld_warp(volatile uint32_t *p)
+{
+	uint32_t v = 0;
+
+	if (lane_id() == 0)
+		v = sh_ld(p);
+	return __shfl_sync(FULL_MASK, v, 0);
+}
+
 /* Shared-memory hand-off from the poller to the executor (block 0). */
 struct handoff {
 	uint32_t ent[HANDOFF_SLOTS][MK_SQ_UNITS]; /* data words of SQ entries */
@@ -524,7 +545,7 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 			st_vol(&a.ds->want, w); /* for the workers */
 		}
 	}
-	room = HANDOFF_SLOTS - (*tail - sh_ld(&hf->head));
+	room = HANDOFF_SLOTS - (*tail - sh_ld_warp(&hf->head));
 	if (p->head != *head || n > room)
 		n = p->head != *head ? 0u : room;
 	if (!n)
@@ -597,14 +618,14 @@ static __device__ void poller(const mk_cuda_kargs &a, volatile handoff *hf)
 		poll_issue(a, 1, head, nent, 0, &pb);
 	}
 	tb = clock64();
-	while (!sh_ld(&hf->stop)) {
+	while (!sh_ld_warp(&hf->stop)) {
 		nent = poll_take(a, hf, &pa, &head, &tail, 1) ? 4u : 1u;
 		if (dual)
 			spin_until(tb, gap);
 		/* want lives in another page: read it on every 64th poll. */
 		poll_issue(a, 0, head, nent, (++k & 63u) == 0, &pa);
 		ta = clock64();
-		if (!dual || sh_ld(&hf->stop))
+		if (!dual || sh_ld_warp(&hf->stop))
 			continue;
 		nent = poll_take(a, hf, &pb, &head, &tail, 0) ? 4u : nent;
 		spin_until(ta, gap);
@@ -708,9 +729,13 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 			tb = mk_ctl_load(&xr, MK_CTL_TENANT_BASE);
 		}
 #pragma unroll
-		for (i = 1; i < MK_SQ_UNITS; i++)
+		for (i = 1; i < 8u; i++)
 			if (i != MK_TENANT_WORD)
 				w[i] = sh_ld(&src[i]);
+		/* Words 8..15 matter only to PACKED_SLOT (args 4..11). */
+#pragma unroll
+		for (i = 8; i < MK_SQ_UNITS; i++)
+			w[i] = w[MK_OPCODE_WORD] == MK_OP_PACKED_SLOT ? sh_ld(&src[i]) : 0u;
 		d0 = w[0];
 		cnt = w[1];
 		if (!a.priority && d0 >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE &&
@@ -799,7 +824,7 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 	}
 	__syncwarp();
 	for (;;) {
-		uint32_t t = sh_ld(&hf->tail), want = sh_ld(&hf->want);
+		uint32_t t = sh_ld_warp(&hf->tail), want = sh_ld_warp(&hf->want);
 
 		if (t != h) {
 			uint32_t n = t - h < 32u ? t - h : 32u;
@@ -814,9 +839,9 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 			if (lane == 0)
 				sh_st(&hf->head, h);
 			work = 1;
-		} else if (stopping && sh_ld(&hf->poller_done)) {
+		} else if (stopping && sh_ld_warp(&hf->poller_done)) {
 			__threadfence_block();
-			if (sh_ld(&hf->tail) == h)
+			if (sh_ld_warp(&hf->tail) == h)
 				break;
 			continue;
 		}

@@ -29,8 +29,11 @@ extern "C" {
  * Unit 0 data = kind << 28 | slot (INLINE, RANGE) ; unit 1 data = count
  * (RANGE); units 1..15 data = slot words 1..15 (INLINE).
  * Each SQ position is a 256-byte cell holding the entry twice (copy A in
- * bytes 0..127, copy B in 128..255): the poller keeps one read of each in
- * flight, staggered, and two copies in one page spare the IOMMU.
+ * bytes 0..127, copy B in 128..255). By default the poller reads copy A
+ * only; with MK_CUDA_TUNE=1 it keeps one read of each copy in flight,
+ * staggered by half a round trip. On the reference H100 VM two reads in
+ * flight each took ~1.5x longer (2.6 -> 3.9k cycles), so one read won
+ * (round trip 3.0 vs 4.6 us); a plain host may differ.
  */
 #define MK_SQ_UNITS 16u
 #define MK_SQ_ENTRY_BYTES 128u
@@ -64,14 +67,14 @@ struct mk_cuda_hpage {
 
 /* Scheduler state in device memory; persists across launches. */
 struct mk_cuda_dstate {
-	uint64_t sq_head;     /* next SQ position the front end consumes */
+	uint64_t sq_head;     /* next SQ position the poller consumes */
 	uint32_t live;        /* warps still inside the kernel (atomic) */
 	uint32_t done_events; /* source of hpage->done_seq (atomic) */
-	uint32_t park_head;   /* parked bag: front end consumes from here */
+	uint32_t park_head;   /* parked bag: the executor consumes from here */
 	uint32_t park_tail;   /* parked bag: atomicAdd reservations */
 	uint32_t rr;          /* round-robin cursor over block queues */
 	uint32_t want;        /* copy of hpage->want for the workers */
-	uint32_t pq_head[8];  /* priority partition queues (front end only) */
+	uint32_t pq_head[8];  /* priority partition queues (executor only) */
 	uint32_t pq_tail[8];
 	uint32_t pad1[12];
 };
@@ -156,7 +159,7 @@ static inline void mk_cuda_geom_init(struct mk_cuda_geom *g, uint32_t slots,
 	g->park_cap = mk_cuda_pow2(2u * slots, 64u);
 	g->pq_cap = mk_cuda_pow2(slots, 64u);
 	/*
-	 * The SQ only absorbs bursts (the front end drains it without waiting
+	 * The SQ only absorbs bursts (the poller drains it without waiting
 	 * for execution). Overflow while stopped is not lost: the backend
 	 * drops the queue and rescans the ring at the next start.
 	 */

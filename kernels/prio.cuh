@@ -170,6 +170,7 @@ static __device__ uint32_t prio_round(const mk_cuda_kargs &a, const mk_exec *x,
 	uint32_t w[MK_SLOT_WORDS];
 	int did = 0;
 
+	__syncwarp(); /* the last round's reads of @sc are done */
 	if (lane == 0)
 		prio_decide(a, x, pq, sc);
 	__syncwarp();

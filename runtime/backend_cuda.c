@@ -16,8 +16,10 @@
  * Threads: a monitor thread per launch turns kernel progress into
  * params->progress() calls while someone waits (*params->waiters > 0),
  * and notices the kernel leaving (SHUTDOWN opcode, stop) or faulting.
- * Environment (tests, tuning): MK_CUDA_DEVICE, MK_CUDA_BLOCKS,
- * MK_CUDA_STOP_TIMEOUT_MS, MK_CUDA_TEST_TRAP (see kernels/megakernel.h).
+ * Environment (tests, tuning): MK_CUDA_DEVICE (index), MK_CUDA_BLOCKS (grid
+ * size), MK_CUDA_STOP_TIMEOUT_MS, MK_CUDA_TEST_TRAP (fault tests),
+ * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_TUNE=1 (two
+ * staggered SQ reads); see kernels/megakernel.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -577,7 +579,7 @@ static void *monitor_main(void *arg)
 
 /* ---- start / stop ------------------------------------------------------------ */
 
-/* Wait for the front end's "alive" word, or an early launch failure. */
+/* Wait for the executor's "alive" word, or an early launch failure. */
 static int wait_alive(struct mk_backend *b, struct mk_err *err)
 {
 	volatile struct mk_cuda_hpage *hp = b->hp;

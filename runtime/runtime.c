@@ -31,7 +31,6 @@ struct mk_runtime {
 	uint32_t ctl_words;
 	uint32_t dbg_words;
 	uint8_t *lock;        /* per-slot host lock, LOCK_* (atomic) */
-	uint32_t reserve_hint; /* atomic: where reserve() starts looking */
 	uint64_t published;   /* atomic: successful slot publishes */
 	uint32_t progress;    /* atomic futex word: bumped per completion */
 	uint32_t waiters;     /* atomic: threads blocked on progress */
@@ -441,14 +440,16 @@ int mk_runtime_publish_packed(struct mk_runtime *rt, uint32_t slot,
 
 /* ---- reservation (call channels) ----------------------------------------- */
 
+/*
+ * Reserved slots come from the top of the ring down, so call channels and
+ * streams rarely meet scripts that address ring/N from 0 up.
+ */
 int mk_runtime_reserve(struct mk_runtime *rt, struct mk_err *err)
 {
-	uint32_t start = __atomic_fetch_add(&rt->reserve_hint, 1,
-					    __ATOMIC_RELAXED);
 	uint32_t i;
 
 	for (i = 0; i < rt->slots; i++) {
-		uint32_t s = (start + i) % rt->slots;
+		uint32_t s = rt->slots - 1 - i;
 		uint32_t st;
 
 		if (!lock_slot(rt, s, LOCK_RESERVED))

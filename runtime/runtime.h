@@ -138,9 +138,9 @@ int mk_runtime_publish_packed(struct mk_runtime *rt, uint32_t slot,
 /* ---- slot reservation (the `call` file) --------------------------------- */
 
 /*
- * Reserve any EMPTY/DONE slot for the caller: no other publisher can use it
- * until mk_runtime_release(). Returns the slot index, or -EAGAIN when every
- * slot is busy or reserved.
+ * Reserve any EMPTY/DONE slot for the caller, searching from the top of the
+ * ring down: no other publisher can use it until mk_runtime_release().
+ * Returns the slot index, or -EAGAIN when every slot is busy or reserved.
  */
 int mk_runtime_reserve(struct mk_runtime *rt, struct mk_err *err);
 

@@ -10,7 +10,7 @@
 # backend=cuda. The GPU steps come first, so they report even when the time
 # budget runs out. A failing step is recorded and the next one runs anyway;
 # the end is a table "step | result | seconds" (also in $OUT/summary.txt).
-# Everything worth keeping goes under $OUT (default ./gpu-check-out): one
+# Everything worth keeping goes under $OUT (default build/gpu-check-out): one
 # log per step. Exit status: 0 when no step failed.
 #   GPU_CHECK_STEPS="build gpu-suites bench"  run only these (deps always)
 #   GPU_CHECK_DEADLINE=570  seconds for everything: each step's timeout is
@@ -22,7 +22,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
-OUT=${OUT:-$ROOT/gpu-check-out}
+OUT=${OUT:-$ROOT/build/gpu-check-out}
 mkdir -p "$OUT"
 B=build/gpu-check
 PFX=${MK_PFX:-/tmp/pfx}
