@@ -181,7 +181,9 @@ step_bench() {
 step_mount_cuda() {
 	local t rc pass=0 fail=0 skip=0
 	export MEGAFS_BIN=$ROOT/$B/megafs MK_BUILD=$ROOT/$B MK_BACKEND=cuda
-	for t in tests/sh/test_*.sh; do
+	export MK_FSX_OPS=${MK_FSX_OPS:-200000} MK_SOAK_SECONDS=${MK_SOAK_SECONDS:-20}
+	# Tests that mount with MK_BACKEND (streams need backend=cpu for now).
+	for t in ${MK_CUDA_SH_TESTS:-tests/sh/test_mount_basic.sh tests/sh/test_fsx.sh tests/sh/test_soak.sh}; do
 		[ -f "$t" ] || continue
 		echo "==== $t (MK_BACKEND=cuda)"
 		timeout --foreground -k 10 "$MK_TEST_TIMEOUT" bash "$t"

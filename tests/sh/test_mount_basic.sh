@@ -59,7 +59,7 @@ wait_ready() { # bounded: 200 x 50 ms
 	echo "FAIL: mount did not become ready"; cat "$TMP/log"; exit 1
 }
 do_mount() { # extra -o options
-	"$BIN" -f -o "backend=cpu,slots=2048$1" "$MNT" >"$TMP/log" 2>&1 &
+	"$BIN" -f -o "backend=${MK_BACKEND:-cpu},slots=2048$1" "$MNT" >"$TMP/log" 2>&1 &
 	PID=$!
 	wait_ready
 }
@@ -421,7 +421,7 @@ eq "words 128" "$(grep '^128 ' "$MNT/control/words")" "128 1"
 eq "prom valid" "$(py prom "$MNT/control/metrics.prom")" True
 has "prom sample" "$(cat "$MNT/control/metrics.prom")" 'megafs_opcode_executions_total{opcode="atomic_add"} 3'
 st=$(cat "$MNT/control/status")
-for k in backend=cpu "device=" state=running slots=2048 observables=256 \
+for k in backend=${MK_BACKEND:-cpu} "device=" state=running slots=2048 observables=256 \
 	tenants=1 scheduler=sharded published=14 done=14 pending=0 uptime_s=; do
 	has "status $k" "$st" "$k"
 done
