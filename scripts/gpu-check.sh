@@ -176,6 +176,10 @@ step_bench() {
 		echo "---- bench_runtime cuda"
 		"$B/tests/bench_runtime" cuda
 	fi
+	if [ -x "$B/tests/bench_fs" ]; then
+		echo "---- bench_fs cuda (file round trips and ring/raw vs a null FUSE server)"
+		MK_BUILD=$ROOT/$B timeout 120 "$B/tests/bench_fs" cuda 3000 2>/dev/null
+	fi
 }
 
 step_mount_cuda() {
