@@ -11,8 +11,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "runtime/dfa.h"
 #include "runtime/fault.h"
+#include "runtime/stream.h"
+#include "runtime/uring.h"
 #include "runtime/proto.h"
 #include "runtime/runtime.h"
 #include "tests/mk_check.h"
@@ -128,6 +133,92 @@ START_TEST(test_fault_dfa_compile)
 }
 END_TEST
 
+/* A whole stream: pool, set, reader, scan slots, merge, teardown. */
+static int one_stream(const char *path, struct mk_err *err)
+{
+	static const char lit[] = "ab\nb\n";
+	struct mk_stream_params p = { 0 };
+	struct mk_stream_progress pr;
+	struct mk_scan_pool *pool = NULL;
+	struct mk_stream *s = NULL;
+	struct mk_runtime *rt = NULL;
+	struct mk_dfa *d = NULL;
+	struct mk_config cfg;
+	uint64_t size;
+	int rc;
+
+	mk_config_init(&cfg);
+	cfg.backend = "cpu";
+	cfg.slots = 8;
+	rc = mk_runtime_create(&cfg, &rt, err);
+	if (!rc)
+		rc = mk_runtime_start(rt, err);
+	if (!rc)
+		rc = mk_scan_pool_create(rt, &pool, err);
+	if (!rc)
+		rc = mk_dfa_compile_literals(lit, sizeof(lit) - 1, &d, err);
+	if (!rc) {
+		rc = mk_scan_pool_add_set(pool, d, err);
+		p.set = rc;
+		rc = rc < 0 ? rc : 0;
+	}
+	if (!rc) {
+		p.fd = mk_uring_open_source(path, &size, err);
+		rc = p.fd < 0 ? p.fd : 0;
+	}
+	if (!rc) {
+		p.size = size;
+		p.chunk_bytes = 4096;
+		p.max_hits = 10;
+		rc = mk_stream_start(pool, &p, &s, err);
+	}
+	while (!rc) {
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+		mk_stream_progress(s, &pr);
+		if (pr.state != MK_STREAM_RUNNING)
+			break;
+	}
+	mk_stream_destroy(s);
+	mk_scan_pool_destroy(pool);
+	mk_dfa_destroy(d);
+	mk_runtime_destroy(rt);
+	return rc;
+}
+
+START_TEST(test_fault_stream_life)
+{
+	char path[] = "/tmp/mk-fault.XXXXXX";
+	char buf[20000];
+	int fd = mkstemp(path);
+	long n;
+
+	memset(buf, 'a', sizeof(buf));
+	buf[100] = 'b';
+	ck_assert_int_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fd);
+	for (n = 1; n < MAX_N; n++) {
+		struct mk_err err;
+		long hit;
+		int rc;
+
+		mk_err_clear(&err);
+		mk_fault_arm(n, 0);
+		rc = one_stream(path, &err);
+		hit = mk_fault_hits();
+		mk_fault_arm(0, 0);
+		if (hit == 0) {
+			ck_assert_int_eq(rc, 0);
+			unlink(path);
+			return;
+		}
+		if (rc)
+			t_assert_fix(err.msg);
+	}
+	unlink(path);
+	ck_abort_msg("more than %d allocations in one stream life", MAX_N);
+}
+END_TEST
+
 static Suite *fault_suite(void)
 {
 	Suite *s = suite_create("fault");
@@ -138,6 +229,7 @@ static Suite *fault_suite(void)
 	tcase_add_test(tc, test_fault_runtime_persistent);
 	tcase_add_test(tc, test_fault_proto_encoders);
 	tcase_add_test(tc, test_fault_dfa_compile);
+	tcase_add_test(tc, test_fault_stream_life);
 	suite_add_tcase(s, tc);
 	return s;
 }
