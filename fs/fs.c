@@ -13,6 +13,26 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Grow @t to hold @need bytes; -ENOMEM (and t->oom) when it cannot. */
+static int text_reserve(struct mk_fs_text *t, size_t need)
+{
+	size_t cap = t->cap ? t->cap : 256;
+	char *nb;
+
+	if (need <= t->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	nb = realloc(t->buf, cap);
+	if (!nb) {
+		t->oom = 1;
+		return -ENOMEM;
+	}
+	t->buf = nb;
+	t->cap = cap;
+	return 0;
+}
+
 int mk_fs_text_printf(struct mk_fs_text *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -32,20 +52,8 @@ int mk_fs_text_printf(struct mk_fs_text *t, const char *fmt, ...)
 		return 0;
 	}
 	need = t->len + (size_t)n + 1;
-	if (need > t->cap) {
-		size_t cap = t->cap ? t->cap : 256;
-		char *nb;
-
-		while (cap < need)
-			cap *= 2;
-		nb = realloc(t->buf, cap);
-		if (!nb) {
-			t->oom = 1;
-			return -ENOMEM;
-		}
-		t->buf = nb;
-		t->cap = cap;
-	}
+	if (text_reserve(t, need))
+		return -ENOMEM;
 	va_start(ap, fmt);
 	vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
 	va_end(ap);
@@ -55,23 +63,8 @@ int mk_fs_text_printf(struct mk_fs_text *t, const char *fmt, ...)
 
 int mk_fs_text_append(struct mk_fs_text *t, const void *p, size_t n)
 {
-	size_t cap;
-	char *nb;
-
-	if (t->oom)
+	if (t->oom || text_reserve(t, t->len + n + 1))
 		return -ENOMEM;
-	if (t->len + n + 1 > t->cap) {
-		cap = t->cap ? t->cap : 256;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		nb = realloc(t->buf, cap);
-		if (!nb) {
-			t->oom = 1;
-			return -ENOMEM;
-		}
-		t->buf = nb;
-		t->cap = cap;
-	}
 	if (n)
 		memcpy(t->buf + t->len, p, n);
 	t->len += n;
