@@ -31,7 +31,7 @@ run 'exec 3<>call; echo "load_u32 161 10" >&3; cat <&3; exec 3>&-'
 run 'cat observables/10'
 run 'cat debug/log'
 run 'grep -E "^(nop|store_u32|atomic_add|load_u32|done_count|published|pending) " control/metrics'
-run 'echo "reserved 0xFFF0" > ring/5 || true'
+run 'echo 0xFFF0 > ring/5 || true    # a reserved opcode'
 run 'echo bogus > ring/5 || true'
 run 'tail -n 2 errors'
 cd /
