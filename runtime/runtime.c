@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "runtime/backend.h"
 #include "runtime/proto.h"
@@ -680,26 +681,38 @@ int mk_runtime_status(struct mk_runtime *rt, struct mk_status *st)
 
 /* ---- extension support ---------------------------------------------------- */
 
+/*
+ * Host backends: anonymous mappings (zeroed, page-aligned, and given back
+ * to the kernel on free, so the daemon's RSS follows the running streams
+ * instead of malloc's arenas). One header page keeps the length.
+ */
 void *mk_runtime_alloc_shared(struct mk_runtime *rt, size_t bytes)
 {
-	void *p;
+	size_t len = ((bytes + 4095) & ~(size_t)4095) + 4096;
+	uint8_t *p;
 
 	if (rt->ops->alloc_shared)
 		return rt->ops->alloc_shared(rt->be, bytes);
-	p = aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
-	if (p)
-		memset(p, 0, bytes);
-	return p;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, &len, sizeof(len));
+	return p + 4096;
 }
 
 void mk_runtime_free_shared(struct mk_runtime *rt, void *p)
 {
+	size_t len;
+
 	if (!p)
 		return;
-	if (rt->ops->free_shared)
+	if (rt->ops->free_shared) {
 		rt->ops->free_shared(rt->be, p);
-	else
-		free(p);
+		return;
+	}
+	memcpy(&len, (uint8_t *)p - 4096, sizeof(len));
+	munmap((uint8_t *)p - 4096, len);
 }
 
 int mk_runtime_set_scan(struct mk_runtime *rt, struct mk_scan_env *env,

@@ -56,6 +56,13 @@ struct mk_scan_env {
 	struct mk_dfa_view sets[MK_SCAN_MAX_SETS]; /* next == NULL: free */
 	/* Host-only: the compiled sets (for hit enumeration on the CPU). */
 	const struct mk_dfa *dfas[MK_SCAN_MAX_SETS];
+	/*
+	 * Host-only: a pthread_rwlock_t guarding bufs/hits/caps. Host scans
+	 * hold it shared; the pool takes it exclusively to free the buffers
+	 * of a finished stream, so a stray SCAN_CHUNK slot written by hand
+	 * never reads freed memory. NULL: no locking (tests, fuzzers).
+	 */
+	void *host_lock;
 };
 
 #endif /* MK_RUNTIME_SCAN_H */

@@ -25,6 +25,7 @@ struct mk_scan_pool {
 	struct mk_runtime *rt;
 	struct mk_scan_env *env; /* shared with the kernel */
 	pthread_mutex_t mu;      /* guards the fields below and env tables */
+	pthread_rwlock_t buf_lock; /* env->host_lock: buffers vs host scans */
 	uint8_t buf_used[MK_SCAN_MAX_BUFS];
 	uint32_t set_users[MK_SCAN_MAX_SETS]; /* running streams per set */
 };
@@ -98,18 +99,34 @@ static void record_hit(void *arg, uint32_t pattern, size_t end)
 	c->out->nhits++;
 }
 
+static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
+			uint32_t set, uint32_t state);
+
 void mk_scan_exec_host(struct mk_scan_env *env, const uint32_t *w)
 {
 	const uint32_t *a = &w[MK_ARG0_WORD];
-	uint32_t bi = a[0], len = a[1], from = a[2], set = a[3], state = a[4];
+	uint32_t bi = a[0], set = a[3], state = a[4];
+
+	if (bi >= MK_SCAN_MAX_BUFS || set >= MK_SCAN_MAX_SETS)
+		return; /* bad indices: a no-op that still completes */
+	if (env->host_lock)
+		pthread_rwlock_rdlock(env->host_lock);
+	if (env->bufs[bi] && env->dfas[set])
+		scan_locked(env, a, bi, set, state);
+	if (env->host_lock)
+		pthread_rwlock_unlock(env->host_lock);
+}
+
+/* The scan itself, with the buffer pinned by host_lock. */
+static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
+			uint32_t set, uint32_t state)
+{
+	uint32_t len = a[1], from = a[2];
 	const struct mk_dfa *d;
 	struct hit_ctx c;
 	uint32_t pos = 0;
 	uint64_t m = 0;
 
-	if (bi >= MK_SCAN_MAX_BUFS || set >= MK_SCAN_MAX_SETS ||
-	    !env->bufs[bi] || !env->dfas[set])
-		return; /* bad indices: a no-op that still completes */
 	d = env->dfas[set];
 	if (len > env->caps[bi])
 		len = env->caps[bi];
@@ -156,12 +173,14 @@ int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
 				  "free some memory and remount");
 	pool->rt = rt;
 	pthread_mutex_init(&pool->mu, NULL);
+	pthread_rwlock_init(&pool->buf_lock, NULL);
 	pool->env = mk_runtime_alloc_shared(rt, sizeof(*pool->env));
 	if (!pool->env) {
 		rc = mk_err_set(err, -ENOMEM, "cannot allocate the scan tables",
 				"free some memory and remount");
 		goto out_free_pool;
 	}
+	pool->env->host_lock = &pool->buf_lock;
 	rc = mk_runtime_set_scan(rt, pool->env, err);
 	if (rc)
 		goto out_free_env;
@@ -171,6 +190,7 @@ int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
 out_free_env:
 	mk_runtime_free_shared(rt, pool->env);
 out_free_pool:
+	pthread_rwlock_destroy(&pool->buf_lock);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool);
 	return rc;
@@ -188,6 +208,7 @@ void mk_scan_pool_destroy(struct mk_scan_pool *pool)
 		mk_runtime_free_shared(pool->rt, pool->env->hits[i]);
 	}
 	mk_runtime_free_shared(pool->rt, pool->env);
+	pthread_rwlock_destroy(&pool->buf_lock);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool);
 }
@@ -242,37 +263,64 @@ int mk_scan_pool_remove_set(struct mk_scan_pool *pool, int idx,
 	return mk_scan_pool_replace_set(pool, idx, NULL, err);
 }
 
-/* Take MK_STREAM_BUFS buffers of at least @cap bytes; -EBUSY if none. */
+/* Free buffer @i (bytes and hits); caller holds pool->mu. */
+static void drop_buffer(struct mk_scan_pool *pool, uint32_t i)
+{
+	struct mk_scan_env *env = pool->env;
+	uint8_t *buf;
+	struct mk_scan_hit *hits;
+
+	/* Exclusive: no host scan is reading the buffer while it goes. */
+	pthread_rwlock_wrlock(&pool->buf_lock);
+	buf = env->bufs[i];
+	hits = env->hits[i];
+	env->bufs[i] = NULL;
+	env->hits[i] = NULL;
+	env->caps[i] = 0;
+	pthread_rwlock_unlock(&pool->buf_lock);
+	mk_runtime_free_shared(pool->rt, buf);
+	mk_runtime_free_shared(pool->rt, hits);
+	pool->buf_used[i] = 0;
+}
+
+/*
+ * Allocate MK_STREAM_BUFS staging buffers of @cap bytes in free pool
+ * entries; -EBUSY if not enough entries, -ENOMEM. Buffers are freed again
+ * when the stream ends, so the daemon's memory follows the running
+ * streams. Caller holds pool->mu.
+ */
 static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx, size_t cap,
 			struct mk_err *err)
 {
 	struct mk_scan_env *env = pool->env;
 	uint32_t n = 0, i;
+	int oom;
 
 	for (i = 0; i < MK_SCAN_MAX_BUFS && n < MK_STREAM_BUFS; i++) {
+		uint8_t *buf;
+		struct mk_scan_hit *hits;
+
 		if (pool->buf_used[i])
 			continue;
-		if (env->bufs[i] && env->caps[i] < cap) {
-			mk_runtime_free_shared(pool->rt, env->bufs[i]);
-			env->bufs[i] = NULL;
-		}
-		if (!env->bufs[i]) {
-			env->bufs[i] = mk_runtime_alloc_shared(pool->rt, cap);
-			env->caps[i] = env->bufs[i] ? (uint32_t)cap : 0;
-		}
-		if (!env->hits[i])
-			env->hits[i] = mk_runtime_alloc_shared(
-				pool->rt, MK_SCAN_HITS_CAP * sizeof(struct mk_scan_hit));
-		if (!env->bufs[i] || !env->hits[i])
-			break;
+		buf = mk_runtime_alloc_shared(pool->rt, cap);
+		hits = mk_runtime_alloc_shared(pool->rt, MK_SCAN_HITS_CAP *
+							 sizeof(struct mk_scan_hit));
+		pool->buf_used[i] = 1;
+		pthread_rwlock_wrlock(&pool->buf_lock);
+		env->bufs[i] = buf;
+		env->hits[i] = hits;
+		env->caps[i] = buf ? (uint32_t)cap : 0;
+		pthread_rwlock_unlock(&pool->buf_lock);
 		idx[n++] = i;
+		if (!buf || !hits)
+			break;
 	}
-	if (n == MK_STREAM_BUFS) {
-		for (i = 0; i < n; i++)
-			pool->buf_used[idx[i]] = 1;
+	oom = n > 0 && (!env->bufs[idx[n - 1]] || !env->hits[idx[n - 1]]);
+	if (n == MK_STREAM_BUFS && !oom)
 		return 0;
-	}
-	if (i < MK_SCAN_MAX_BUFS)
+	for (i = 0; i < n; i++)
+		drop_buffer(pool, idx[i]);
+	if (oom)
 		return mk_err_set(err, -ENOMEM, "cannot allocate staging buffers",
 				  "use a smaller chunk_bytes or free memory");
 	return mk_err_set(err, -EBUSY, "every staging buffer is in use",
@@ -501,7 +549,7 @@ static void put_buffers(struct mk_stream *s)
 	pthread_mutex_lock(&s->pool->mu);
 	for (i = 0; i < MK_STREAM_BUFS; i++)
 		if (s->fl[i].slot < 0) /* else the kernel may still read it */
-			s->pool->buf_used[s->pbuf[i]] = 0;
+			drop_buffer(s->pool, s->pbuf[i]);
 	s->pool->set_users[s->p.set]--;
 	pthread_mutex_unlock(&s->pool->mu);
 }
