@@ -38,6 +38,7 @@
 #include "runtime/interp.h"
 #include "runtime/proto.h"
 #include "tests/mk_check.h"
+#include "tests/t_cuda.h"
 #include "tests/t_runtime.h"
 
 #define OBSERVABLES 256u
@@ -53,34 +54,6 @@ struct pair {
 
 static const char *const backend_names[NB] = { "cpu", "cuda" };
 
-static int t_cuda_present(void)
-{
-	const char *fork_mode = getenv("CK_FORK");
-	struct mk_err e;
-	pid_t pid;
-	int st = 0;
-
-	/* Without forks (CK_FORK=no, compute-sanitizer) probing here is safe. */
-	if (fork_mode && strcmp(fork_mode, "no") == 0)
-		return mk_backend_cuda_ops.probe(&e) == 0;
-	pid = fork();
-	if (pid == 0) {
-		struct mk_err err;
-
-		mk_err_clear(&err);
-		_exit(mk_backend_cuda_ops.probe(&err) == 0 ? 0 : 1);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return 0;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-static void t_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static uint32_t rnd(struct pair *p)
 {
