@@ -72,6 +72,73 @@ static int any_claimable(const struct mk_exec *x, uint32_t slots,
 }
 
 /*
+ * First probe index k (< probes) whose s = start + (plane + k*wst) % len
+ * (u32 arithmetic) equals @slot, or UINT64_MAX. T = plane + k*wst stays
+ * below len + wst, so t = T mod 2^32 is T, T - len is the only wrap of
+ * the modulo, and T >= 2^32 is the only wrap of t: three cases to solve.
+ */
+static uint64_t first_probe(uint32_t slot, uint32_t start, uint32_t len,
+			    uint32_t plane, uint32_t wst, uint32_t probes)
+{
+	uint64_t r = (uint32_t)(slot - start), best = UINT64_MAX;
+	uint64_t cand[3] = { r, r + len, r + 0x100000000ull };
+	int i;
+
+	if (r >= len)
+		return UINT64_MAX;
+	for (i = 0; i < 3; i++) {
+		uint64_t k;
+
+		if (cand[i] < plane || (cand[i] - plane) % wst)
+			continue;
+		k = (cand[i] - plane) / wst;
+		if (k >= probes)
+			continue;
+		/* Check with the exact u32 formula before trusting the case. */
+		if ((uint32_t)(start + (uint32_t)(plane + (uint32_t)k * wst) % len) == slot &&
+		    k < best)
+			best = k;
+	}
+	return best;
+}
+
+/*
+ * A probe sequence much longer than the ring (wrapped or nonsense
+ * offsets): visit only the probes that land on a claimable slot, in probe
+ * order. Probes of other slots only load, so skipping them is exact, and a
+ * pass costs O(slots) instead of up to 2^32 (found by fuzz_model).
+ */
+static int probe_long(const struct mk_exec *x, uint32_t slots, uint32_t start,
+		      uint32_t len, uint32_t plane, uint32_t probes,
+		      uint32_t *base, uint32_t *tenant)
+{
+	uint32_t wst = slots ? slots : 1u, s, pick = 0;
+	uint64_t best = UINT64_MAX, k;
+
+	for (s = 0; s < slots; s++) {
+		uint32_t st;
+
+		if (!slot_in_ring(x, s))
+			continue;
+		st = MK_ALOAD(&x->ring[s * MK_SLOT_WORDS + MK_STATUS_WORD]);
+		if (!mk_prio_schedulable(st) ||
+		    !mk_tenant_enabled(x, x->ring[s * MK_SLOT_WORDS +
+						  MK_TENANT_WORD]))
+			continue; /* its probes would fail: loads only */
+		k = first_probe(s, start, len, plane, wst, probes);
+		if (k < best) {
+			best = k;
+			pick = s;
+		}
+	}
+	if (best == UINT64_MAX || !mk_prio_try_claim(x, pick * MK_SLOT_WORDS))
+		return 0;
+	*base = pick * MK_SLOT_WORDS;
+	*tenant = x->ring[*base + MK_TENANT_WORD];
+	return 1;
+}
+
+/*
  * Probe partition @p for lane @lane (6.3 step 4); u32 wrapping throughout.
  * Returns 1 and fills *base and *tenant on a won claim. Once a slot is claimed
  * the reference's remaining probes are guarded no-ops, so leaving early is
@@ -92,6 +159,9 @@ static int probe_partition(const struct mk_exec *x, uint32_t slots,
 		return 0;
 	if (probes > 64u && !any_claimable(x, slots, start, len))
 		return 0;
+	if (probes > 64u && probes > 2u * slots)
+		return probe_long(x, slots, start, len, plane, probes, base,
+				  tenant);
 	for (k = 0; k < probes; k++) {
 		s = start + (plane + k * wst) % len;
 		if (s >= slots || !slot_in_ring(x, s))
