@@ -300,18 +300,26 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* close(2): compile what was written into literals/dfa; the error, if
  * any, is what close returns. */
+/* Compile what a pattern-set handle collected; 0 for other handles. */
+static int commit_handle(struct mk_fs *fs, struct mk_fs_handle *h,
+			 struct mk_err *err)
+{
+	mk_err_clear(err);
+	if (h->obj && is_pset_file(h->node.kind))
+		return mk_fs_pset_commit(fs, h, err);
+	return 0;
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
 	struct mk_fs_handle *h = handle_of(fi);
 	struct mk_fs *fs = ctx(req);
 	struct mk_err err;
-	int rc = 0;
+	int rc;
 
 	(void)ino;
-	mk_err_clear(&err);
-	if (h->obj && is_pset_file(h->node.kind))
-		rc = mk_fs_pset_commit(fs, h, &err);
+	rc = commit_handle(fs, h, &err);
 	if (rc)
 		mk_fs_reject(fs, req, &h->node, rc, &err);
 	else
@@ -324,13 +332,11 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	struct mk_fs_handle *h = handle_of(fi);
 	struct mk_fs *fs = ctx(req);
 	struct mk_err err;
-	int rc = 0;
+	int rc;
 
 	(void)ino;
-	mk_err_clear(&err);
 	/* Written after the last flush (rare): nobody left to tell. */
-	if (h->obj && is_pset_file(h->node.kind))
-		rc = mk_fs_pset_commit(fs, h, &err);
+	rc = commit_handle(fs, h, &err);
 	if (rc)
 		mk_fs_record(fs, &h->node, rc, &err);
 	free_handle(fs, h);
