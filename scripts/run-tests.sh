@@ -11,6 +11,7 @@
 set -u
 B=${1:-build/release}
 TIMEOUT=${MK_TEST_TIMEOUT:-900}
+[ -n "${MK_VALGRIND:-}" ] && TIMEOUT=${MK_TEST_TIMEOUT:-600}
 export MEGAFS_BIN="$PWD/$B/megafs" MK_BUILD="$PWD/$B"
 pass=0 fail=0 skip=0
 failed=() skipped=()
@@ -26,11 +27,50 @@ if [ -n "${MK_VALGRIND:-}" ]; then
 		--error-exitcode=3 --suppressions=tests/valgrind.supp)
 fi
 
+# A test that outlives TIMEOUT is a hang: before killing it, print what
+# every thread is doing (kernel side from /proc, user side through vgdb
+# under valgrind), so a CI log names the culprit.
+dump_hang() { # pid
+	local pid=$1 p t
+	echo "---- hang: $name (pid $pid) after ${TIMEOUT}s; thread states follow"
+	for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
+		for t in /proc/"$p"/task/*; do
+			[ -d "$t" ] || continue
+			printf '%s %s wchan=%s syscall=%s\n' "$t" \
+				"$(cat "$t"/comm 2>/dev/null)" \
+				"$(cat "$t"/wchan 2>/dev/null)" \
+				"$(cut -d' ' -f1-3 "$t"/syscall 2>/dev/null)"
+			sed 's/^/    /' "$t"/stack 2>/dev/null | head -12
+		done
+		if [ -n "${MK_VALGRIND:-}" ] && command -v vgdb >/dev/null; then
+			timeout 60 vgdb --pid="$p" v.info scheduler 2>&1 | head -200
+		fi
+	done
+	echo "---- end of hang report"
+}
+
+run_with_deadline() { # cmd...: rc of cmd, 124 after a hang
+	local pid end=$((SECONDS + TIMEOUT))
+	"$@" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			dump_hang "$pid"
+			pkill -KILL -P "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 124
+		fi
+		sleep 0.1
+	done
+	wait "$pid"
+}
+
 run_one() { # name cmd...
 	local name=$1 rc
 	shift
 	printf '==== %s\n' "$name"
-	timeout --foreground -k 10 "$TIMEOUT" "$@"
+	run_with_deadline "$@"
 	rc=$?
 	case $rc in
 	0) pass=$((pass + 1)) ;;
