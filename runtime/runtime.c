@@ -21,8 +21,6 @@
 #include "runtime/proto.h"
 #include "runtime/wake.h"
 
-enum { LOCK_FREE = 0, LOCK_WRITING = 1, LOCK_RESERVED = 2 };
-
 struct mk_runtime {
 	struct mk_config cfg;
 	const struct mk_backend_ops *ops;
@@ -31,7 +29,12 @@ struct mk_runtime {
 	uint32_t slots;
 	uint32_t ctl_words;
 	uint32_t dbg_words;
-	uint8_t *lock;        /* per-slot host lock, LOCK_* (atomic) */
+	/*
+	 * Host slot locks, one bit per slot (atomic words): held while a
+	 * publisher writes the slot, or while a call channel or stream has
+	 * it reserved. A range publish takes 64 slots per atomic.
+	 */
+	uint64_t *lock;
 	uint64_t published;   /* atomic: successful slot publishes */
 	uint32_t progress;    /* atomic futex word: bumped per completion */
 	uint32_t waiters;     /* atomic: threads blocked on progress */
@@ -164,7 +167,7 @@ int mk_runtime_create(const struct mk_config *cfg, struct mk_runtime **out,
 	rt->dbg_words = 1u + MK_DEBUG_RECORD_WORDS * cfg->debug_records;
 	rt->created_ns = mk_now_ns();
 	pthread_mutex_init(&rt->life, NULL);
-	rt->lock = calloc(rt->slots, 1);
+	rt->lock = calloc((rt->slots + 63u) / 64u, sizeof(uint64_t));
 	if (!rt->lock) {
 		rc = mk_err_set(err, -ENOMEM, "cannot allocate slot locks",
 				"lower slots=");
@@ -229,17 +232,62 @@ int mk_runtime_running(struct mk_runtime *rt)
 
 /* ---- publishing ---------------------------------------------------------- */
 
-static int lock_slot(struct mk_runtime *rt, uint32_t slot, uint8_t want)
+static int lock_slot(struct mk_runtime *rt, uint32_t slot)
 {
-	uint8_t expected = LOCK_FREE;
+	uint64_t bit = 1ull << (slot % 64u);
 
-	return __atomic_compare_exchange_n(&rt->lock[slot], &expected, want, 0,
-					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	return !(__atomic_fetch_or(&rt->lock[slot / 64u], bit,
+				   __ATOMIC_ACQUIRE) & bit);
 }
 
 static void unlock_slot(struct mk_runtime *rt, uint32_t slot)
 {
-	__atomic_store_n(&rt->lock[slot], LOCK_FREE, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&rt->lock[slot / 64u], ~(1ull << (slot % 64u)),
+			   __ATOMIC_RELEASE);
+}
+
+/* Bits of lock word @w that [first, first + n) covers. */
+static uint64_t range_bits(uint32_t w, uint32_t first, uint32_t n)
+{
+	uint32_t lo = w * 64u > first ? w * 64u : first;
+	uint32_t hi = (w + 1u) * 64u < first + n ? (w + 1u) * 64u : first + n;
+	uint64_t m = hi - lo == 64u ? ~0ull : ((1ull << (hi - lo)) - 1u);
+
+	return m << (lo % 64u);
+}
+
+static void unlock_range(struct mk_runtime *rt, uint32_t first, uint32_t n)
+{
+	uint32_t w;
+
+	for (w = first / 64u; n && w <= (first + n - 1u) / 64u; w++)
+		__atomic_fetch_and(&rt->lock[w], ~range_bits(w, first, n),
+				   __ATOMIC_RELEASE);
+}
+
+/*
+ * Lock [first, first + n) all or nothing. Returns -1 on success, else the
+ * first slot found held by someone else (nothing is left locked).
+ */
+static int64_t lock_range(struct mk_runtime *rt, uint32_t first, uint32_t n)
+{
+	uint32_t w, w0 = first / 64u;
+
+	for (w = w0; w <= (first + n - 1u) / 64u; w++) {
+		uint64_t m = range_bits(w, first, n);
+		uint64_t old = __atomic_fetch_or(&rt->lock[w], m,
+						 __ATOMIC_ACQUIRE);
+
+		if (old & m) {
+			/* Give back only the bits this call set. */
+			__atomic_fetch_and(&rt->lock[w], ~(m & ~old),
+					   __ATOMIC_RELEASE);
+			if (w > w0)
+				unlock_range(rt, first, w * 64u - first);
+			return (int64_t)w * 64 + __builtin_ctzll(old & m);
+		}
+	}
+	return -1;
 }
 
 static uint32_t slot_status(struct mk_runtime *rt, uint32_t slot)
@@ -282,7 +330,7 @@ int mk_runtime_publish_prio(struct mk_runtime *rt, uint32_t slot,
 				    MK_SLOT_EMPTY, err);
 	if (rc)
 		return rc;
-	if (!lock_slot(rt, slot, LOCK_WRITING))
+	if (!lock_slot(rt, slot))
 		return busy_err(err, slot);
 	rc = mk_proto_check_publish(rt->slots, slot, nargs, opcode,
 				    slot_status(rt, slot), err);
@@ -309,14 +357,6 @@ int mk_runtime_publish(struct mk_runtime *rt, uint32_t slot, uint32_t tenant,
 {
 	return mk_runtime_publish_prio(rt, slot, tenant, MK_PRIORITY_NORMAL,
 				       opcode, args, nargs, err);
-}
-
-static void unlock_range(struct mk_runtime *rt, uint32_t first, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		unlock_slot(rt, first + i);
 }
 
 /* Validate every image against its target; slots already locked. */
@@ -346,6 +386,7 @@ int mk_runtime_publish_images(struct mk_runtime *rt, uint32_t first,
 			      const struct mk_slot *images, uint32_t count,
 			      struct mk_err *err)
 {
+	int64_t held;
 	uint32_t i;
 	int rc;
 
@@ -356,19 +397,23 @@ int mk_runtime_publish_images(struct mk_runtime *rt, uint32_t first,
 				   "write inside the ring: offset/64 + count <= slots",
 				   "slots %u..%u exceed the ring of %u slots",
 				   first, first + count - 1, rt->slots);
-	for (i = 0; i < count; i++) {
-		if (!lock_slot(rt, first + i, LOCK_WRITING)) {
-			unlock_range(rt, first, i);
-			return busy_err(err, first + i);
-		}
-	}
+	held = lock_range(rt, first, count);
+	if (held >= 0)
+		return busy_err(err, (uint32_t)held);
 	rc = check_images(rt, first, images, count, err);
 	if (rc) {
 		unlock_range(rt, first, count);
 		return rc;
 	}
-	for (i = 0; i < count; i++)
-		write_image(rt, first + i, &images[i]);
+	/* The images are slot layout already: words 1..15, then status. */
+	for (i = 0; i < count; i++) {
+		uint32_t *w = &rt->ring[(size_t)(first + i) * MK_SLOT_WORDS];
+
+		memcpy(&w[MK_OPCODE_WORD], &images[i].opcode,
+		       MK_SLOT_BYTES - sizeof(uint32_t));
+		__atomic_store_n(&w[MK_STATUS_WORD], (uint32_t)MK_SLOT_PUBLISHED,
+				 __ATOMIC_RELEASE);
+	}
 	unlock_range(rt, first, count);
 	__atomic_fetch_add(&rt->published, count, __ATOMIC_RELAXED);
 	rt->ops->kick_range(rt->be, first, count);
@@ -453,7 +498,7 @@ int mk_runtime_reserve(struct mk_runtime *rt, struct mk_err *err)
 		uint32_t s = rt->slots - 1 - i;
 		uint32_t st;
 
-		if (!lock_slot(rt, s, LOCK_RESERVED))
+		if (!lock_slot(rt, s))
 			continue;
 		st = slot_status(rt, s);
 		if (st == MK_SLOT_EMPTY || st == MK_SLOT_DONE)

@@ -26,7 +26,12 @@
 #include "runtime/abi.h"
 #include "runtime/wake.h"
 
-#define RAW_SLOTS 16384u
+/*
+ * A 4 MiB ring: four laps of the largest write, so the kernel drains one
+ * region while the next write fills another (a ring of exactly one write
+ * serialises FUSE copy and kernel drain, and retries whole writes on EBUSY).
+ */
+#define RAW_SLOTS 65536u
 
 struct mount {
 	char dir[64];

@@ -382,6 +382,55 @@ START_TEST(test_runtime_packed_strict_and_status)
 }
 END_TEST
 
+/*
+ * A range publish locks 64 slots per atomic word: a slot held in the
+ * third word fails the whole range with EBUSY naming it, and leaves no
+ * lock behind in the words already taken.
+ */
+START_TEST(test_runtime_range_lock_all_or_nothing)
+{
+	static struct mk_slot img[280];
+	struct mk_runtime *big = t_rt_start("cpu", 300, MK_SCHED_SHARDED, 0);
+	uint32_t args[2] = { 1, OBS(3) };
+	struct mk_slot s;
+	struct mk_err err;
+	int r, i;
+
+	do { /* reservations come from the top: hold 299..130, keep 130 */
+		r = mk_runtime_reserve(big, NULL);
+		ck_assert_int_ge(r, 130);
+	} while (r != 130);
+	for (i = 131; i < 300; i++)
+		mk_runtime_release(big, (uint32_t)i);
+	for (i = 0; i < 280; i++)
+		img[i].opcode = MK_OP_NOP;
+	ck_assert_int_eq(mk_runtime_publish_images(big, 10, img, 280, &err),
+			 -EBUSY);
+	t_assert_fix(err.msg);
+	ck_assert_ptr_nonnull(strstr(err.msg, "slot 130 "));
+	for (i = 10; i < 290; i++) {
+		mk_runtime_read_slot(big, (uint32_t)i, &s);
+		ck_assert_uint_eq(s.status, MK_SLOT_EMPTY);
+	}
+	/* Nothing stayed locked: single publishes across every word work. */
+	for (i = 10; i < 290; i += 7) {
+		if (i == 130)
+			continue;
+		ck_assert_int_eq(mk_runtime_publish(big, (uint32_t)i, 0,
+						    MK_OP_ATOMIC_ADD, args, 2,
+						    &err), 0);
+		ck_assert_int_eq(mk_runtime_wait(big, (uint32_t)i, T_WAIT_NS), 0);
+	}
+	mk_runtime_release(big, 130);
+	ck_assert_int_eq(mk_runtime_publish_images(big, 10, img, 280, &err), 0);
+	for (i = 10; i < 290; i++)
+		ck_assert_int_eq(mk_runtime_wait(big, (uint32_t)i, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(big, OBS(3)), 40);
+	ck_assert_uint_eq(t_ctl(big, MK_CTL_DONE_COUNT), 40 + 280);
+	mk_runtime_destroy(big);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
 	Suite *s = suite_create("runtime");
@@ -400,6 +449,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_batch_publish_all_or_nothing);
 	tcase_add_test(tc, test_runtime_images_validate_every_target);
 	tcase_add_test(tc, test_runtime_reserve_until_exhausted);
+	tcase_add_test(tc, test_runtime_range_lock_all_or_nothing);
 	tcase_add_test(tc, test_runtime_control_word_ownership);
 	tcase_add_test(tc, test_runtime_packed_strict_and_status);
 	suite_add_tcase(s, tc);
