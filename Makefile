@@ -142,7 +142,21 @@ $(B)/tests/check_%: $(B)/tests/check_%.o $(TEST_HELPER_OBJ) $(LIBMK)
 
 $(B)/tests/bench_%: $(B)/tests/bench_%.o $(LIBMK)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FUSE_LIBS) $(ALL_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(BENCH_LIBS) $(FUSE_LIBS) $(ALL_LIBS)
+
+# tests/bench_scan.c compares with Hyperscan when libhs is installed at
+# build time (bench only: scripts/deps.sh --bench; make test never needs it).
+HS_LIBS := $(shell pkg-config --exists libhs 2>/dev/null && pkg-config --libs libhs)
+ifneq ($(HS_LIBS),)
+$(B)/tests/bench_scan.o: CPPFLAGS += -DMK_HAVE_HYPERSCAN=1 $(shell pkg-config --cflags libhs)
+$(B)/tests/bench_scan: BENCH_LIBS := $(HS_LIBS)
+endif
+
+# tool_load mounts megafs in-process: it links fs/ without fs/main.c.
+FS_LIB_OBJ := $(filter-out $(B)/fs/main.o,$(FS_OBJ))
+$(B)/tests/tool_load: $(B)/tests/tool_load.o $(FS_LIB_OBJ) $(LIBMK)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FS_LIB_OBJ) $(FUSE_LIBS) $(ALL_LIBS)
 
 $(B)/tests/tool_%: $(B)/tests/tool_%.o $(LIBMK)
 	$(call msg,LD,$@)

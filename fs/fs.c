@@ -122,3 +122,41 @@ void mk_fs_fini(struct mk_fs *fs)
 	pthread_mutex_destroy(&fs->watch_lock);
 	pthread_mutex_destroy(&fs->err_lock);
 }
+
+int mk_fs_up(struct mk_fs *fs, struct fuse_session *se, struct mk_runtime *rt,
+	     const char *mountpoint, const char *sched, struct mk_err *err)
+{
+	int rc;
+
+	if (mk_fs_init(fs, rt, sched))
+		return mk_err_set(err, -ENOMEM, "out of memory for the file tree",
+				  "lower slots=");
+	fs->se = se;
+	fs->mountpoint = mountpoint;
+	if (!fs->pool)
+		fuse_log(FUSE_LOG_WARNING, "megafs: streams cannot start: %s\n",
+			 mk_err_msg(&fs->pool_err));
+	if (fuse_session_mount(se, mountpoint))
+		return mk_err_setf(err, -EIO,
+				   "check that it is an empty directory you own and /dev/fuse exists",
+				   "cannot mount on %s", mountpoint);
+	rc = mk_runtime_start(rt, err);
+	if (rc)
+		goto out_unmount;
+	if (mk_fs_reaper_start(fs)) {
+		rc = mk_err_set(err, -EAGAIN, "cannot start the reaper thread",
+				"raise ulimit -u");
+		goto out_unmount;
+	}
+	return 0;
+
+out_unmount:
+	fuse_session_unmount(se);
+	return rc;
+}
+
+void mk_fs_down(struct mk_fs *fs)
+{
+	fuse_session_unmount(fs->se);
+	mk_fs_reaper_stop(fs);
+}

@@ -122,6 +122,17 @@ int mk_fs_init(struct mk_fs *fs, struct mk_runtime *rt, const char *sched);
 /* Free what mk_fs_init allocated, streams and pattern sets included; the
  * reaper must be stopped. Stops the kernel first. */
 void mk_fs_fini(struct mk_fs *fs);
+/*
+ * Bring a mount up: mk_fs_init over @rt, mount @se on @mountpoint, start
+ * the kernel and the reaper. 0, or -errno with a Fix: hint in @err and
+ * nothing mounted or started (@fs may be initialised: the caller destroys
+ * the session, then calls mk_fs_fini, as after a clean run). Used by
+ * fs/main.c and by in-process tests that also drive the runtime API.
+ */
+int mk_fs_up(struct mk_fs *fs, struct fuse_session *se, struct mk_runtime *rt,
+	     const char *mountpoint, const char *sched, struct mk_err *err);
+/* Unmount (ends the session loop) and stop the reaper. */
+void mk_fs_down(struct mk_fs *fs);
 
 /* ---- fs/file_errors.c: the one error reply path ------------------------ */
 /* The only fuse_reply_err() call; @rc is a negative errno. */

@@ -280,38 +280,15 @@ static int run(struct fuse_args *args, const struct fuse_cmdline_opts *cl,
 		return rc == -EINVAL ? EXIT_USAGE : 1;
 	}
 	print_backend(rt);
-	if (mk_fs_init(&fs, rt, sched)) {
-		fprintf(stderr, "megafs: out of memory. Fix: lower slots=\n");
-		goto out_fini;
-	}
-	fs.se = se;
-	fs.mountpoint = cl->mountpoint;
-	if (!fs.pool)
-		fprintf(stderr, "megafs: streams cannot start: %s\n",
-			mk_err_msg(&fs.pool_err));
 	if (fuse_set_signal_handlers(se))
 		goto out_fini;
-	if (fuse_session_mount(se, cl->mountpoint)) {
-		fprintf(stderr, "megafs: cannot mount on %s. Fix: check that it "
-				"is an empty directory you own and /dev/fuse exists\n",
-			cl->mountpoint);
+	if (mk_fs_up(&fs, se, rt, cl->mountpoint, sched, &err)) {
+		fprintf(stderr, "megafs: %s\n", mk_err_msg(&err));
 		goto out_signals;
-	}
-	rc = mk_runtime_start(rt, &err);
-	if (rc) {
-		fprintf(stderr, "megafs: cannot start the kernel: %s\n",
-			mk_err_msg(&err));
-		goto out_unmount;
-	}
-	if (mk_fs_reaper_start(&fs)) {
-		fprintf(stderr, "megafs: cannot start the reaper thread. Fix: raise ulimit -u\n");
-		goto out_unmount;
 	}
 	detach(ready_fd);
 	status = serve(se, cl) < 0 ? 1 : 0;
-out_unmount:
-	fuse_session_unmount(se);
-	mk_fs_reaper_stop(&fs);
+	mk_fs_down(&fs);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_fini:

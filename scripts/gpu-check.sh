@@ -5,7 +5,8 @@
 #   scripts/gpu-check.sh
 # Steps: unpack third_party/debs (scripts/fetch-debs.sh made them) into
 # /tmp/pfx, GPU summary, build (make CUDA=1 into build/gpu-check), the GPU
-# suites, bench_gpu (+ bench_runtime cuda), compute-sanitizer memcheck +
+# suites, the mixed load test (8 writer processes + 4 API threads, 1M
+# commands, exact counters), bench_gpu (+ bench_runtime cuda), compute-sanitizer memcheck +
 # racecheck on check_parity, the unit suites, mount tests with
 # backend=cuda. The GPU steps come first, so they report even when the time
 # budget runs out. A failing step is recorded and the next one runs anyway;
@@ -28,7 +29,7 @@ B=build/gpu-check
 PFX=${MK_PFX:-/tmp/pfx}
 DEBS=${MK_DEBS:-$ROOT/third_party/debs}
 JOBS=${JOBS:-16}
-ALL_STEPS="gpu-info build gpu-suites bench memcheck racecheck unit mount-cuda"
+ALL_STEPS="gpu-info build gpu-suites load-cuda bench memcheck racecheck unit mount-cuda"
 STEPS=${GPU_CHECK_STEPS:-$ALL_STEPS}
 LOG=$OUT/gpu-check.log
 DEADLINE=${GPU_CHECK_DEADLINE:-570}
@@ -216,6 +217,9 @@ if [ ! -x "$B/tests/check_parity" ] && [ -d "$B" ]; then
 	say "note: $B has no test binaries; later steps will fail"
 fi
 want gpu-suites && run_step gpu-suites 400 env MK_GPU=1 scripts/run-tests.sh "$B"
+want load-cuda && run_step load-cuda 240 env MK_BACKEND=cuda \
+	MK_LOAD_TOTAL="${MK_LOAD_TOTAL:-1000000}" MK_BUILD="$ROOT/$B" \
+	bash tests/sh/test_load.sh
 want bench && run_step bench 150 bash -c step_bench
 want memcheck && run_step memcheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize memcheck"
 want racecheck && run_step racecheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize racecheck"
