@@ -61,13 +61,13 @@ CFLAGS += -std=c11 $(WARN) $(CFLAGS_$(FLAVOR)) $(PKG_CFLAGS)
 LDFLAGS += $(LDFLAGS_$(FLAVOR))
 LDLIBS += -lpthread -lm
 
-RUNTIME_SRC := $(filter-out runtime/backend_cuda.c runtime/backend_cuda_stub.c,\
-	$(wildcard runtime/*.c))
+RUNTIME_SRC := $(filter-out runtime/backend_cuda.c runtime/backend_cuda_scan.c \
+	runtime/backend_cuda_stub.c,$(wildcard runtime/*.c))
 ifeq ($(wildcard runtime/backend_cuda.c),)
   CUDA_ON := 0
 endif
 ifeq ($(CUDA_ON),1)
-  RUNTIME_SRC += runtime/backend_cuda.c
+  RUNTIME_SRC += runtime/backend_cuda.c runtime/backend_cuda_scan.c
   CU_SRC := $(wildcard kernels/*.cu)
   CPPFLAGS += -DMK_HAVE_CUDA=1 -I$(CUDA_HOME)/include
   CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++

@@ -43,12 +43,16 @@
  * coalesced 16-byte loads (2 KB per warp round), executes one slot per lane
  * and stores DONE. Completions are announced to the host (hpage->done_seq,
  * behind a system fence) only while it says somebody waits (hpage->want).
+ * SCAN_CHUNK slots become jobs that idle workers of every block (in both
+ * variants) scan tile by tile in their shared memory; the warp that ends a
+ * job completes its slot (kernels/scan.cuh).
  *
  * Release scope. DONE is stored after a GPU-scope fence, not a system one
  * (runtime/interp.h's MK_STORE_RELEASE): everything a handler writes is in
  * device memory, and the host reads it only through the copy engine, which
  * reads the same L2; a system fence costs ~0.7 us against ~0.35 us.
  * exec_claimed() below is mk_exec_claimed() with that one difference.
+ * (A scan job's results are in host memory: it completes with a system one.)
  *
  * Claiming. The reference claims with a CAS on the ring status. Here the
  * ring is host memory, where a CAS is a non-posted PCIe atomic (about a
@@ -68,9 +72,10 @@
  *
  * Shutdown: the executor watches control word 0 and tells the poller and
  * every block's workers (a stop word in their queue line); every warp
- * leaves only when it holds no work, and the executor only after the
- * hand-off ring is empty, so queued work survives to the next launch. The
- * last warp out stores the launch id in the host page.
+ * leaves only when it holds no work and no scan job is left, and the
+ * executor only after the hand-off ring is empty, so queued work survives
+ * to the next launch. The last warp out stores the launch id in the host
+ * page.
  */
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -163,27 +168,26 @@ static __device__ __forceinline__ int tenant_ok(const mk_exec *x, uint32_t t)
 	return guess != 0u;
 }
 
+/* ---- SCAN_CHUNK jobs and DFA_STEP's pattern sets ------------------------- */
+
+#include "kernels/scan.cuh"
+
 /*
  * mk_exec_claimed() of runtime/interp.h (PROTOCOL.md 4.3 steps 6-8) with a
  * GPU-scope release before the DONE store (see the file header).
  */
-static __device__ __forceinline__ void exec_claimed(const mk_exec *x,
+static __device__ __forceinline__ void exec_claimed(const mk_cuda_kargs &a,
+						    const mk_exec *x,
 						    uint32_t slot_base,
 						    const uint32_t *w, int trace)
 {
 	uint32_t op = w[MK_OPCODE_WORD];
 
-	mk_exec_op(x, slot_base, op, w[MK_ARG0_WORD], w[MK_ARG0_WORD + 1u],
-		   w[MK_ARG0_WORD + 2u], w[MK_ARG0_WORD + 3u]);
-	if (op == MK_OP_PACKED_SLOT) {
-		/* Its byte indexing needs memory; keep @w itself in registers. */
-		uint32_t pw[MK_SLOT_WORDS], i;
-
-#pragma unroll
-		for (i = 0; i < MK_SLOT_WORDS; i++)
-			pw[i] = w[i];
-		mk_exec_packed(x, slot_base, pw);
-	}
+	if (op == MK_OP_DFA_STEP || op == MK_OP_PACKED_SLOT)
+		exec_with_sets(a, x, slot_base, w);
+	else
+		mk_exec_op(x, slot_base, op, w[MK_ARG0_WORD], w[MK_ARG0_WORD + 1u],
+			   w[MK_ARG0_WORD + 2u], w[MK_ARG0_WORD + 3u]);
 	/* mk_ctl_add() without waiting for the old value (word 1 always exists). */
 	asm volatile("red.global.sys.add.u32 [%0], 1;" ::"l"(&x->ctl[MK_CTL_DONE_COUNT])
 		     : "memory");
@@ -194,6 +198,17 @@ static __device__ __forceinline__ void exec_claimed(const mk_exec *x,
 	if (trace)
 		g_tr_f1 = clock64();
 	st_vol(&x->ring[slot_base + MK_STATUS_WORD], MK_SLOT_DONE);
+}
+
+/* exec_claimed, except that a SCAN_CHUNK may become a job: 1 if completed. */
+static __device__ __forceinline__ int exec_or_post(const mk_cuda_kargs &a,
+						   const mk_exec *x, uint32_t slot,
+						   const uint32_t *w, int trace)
+{
+	if (w[MK_OPCODE_WORD] == MK_OP_SCAN_CHUNK && scan_post(a, slot, w))
+		return 0;
+	exec_claimed(a, x, slot * MK_SLOT_WORDS, w, trace);
+	return 1;
 }
 
 /* Leave @slot PUBLISHED for a disabled tenant; the executor retries it. */
@@ -228,8 +243,7 @@ static __device__ __forceinline__ int run_checked(const mk_cuda_kargs &a,
 	}
 	if (a.test_trap && w[MK_OPCODE_WORD] == MK_CUDA_TRAP_OPCODE)
 		__trap();
-	exec_claimed(&x, slot * MK_SLOT_WORDS, w, (int)a.trace);
-	return 1;
+	return exec_or_post(a, &x, slot, w, (int)a.trace);
 }
 
 static __device__ int run_slot(const mk_cuda_kargs &a, const mk_exec *x,
@@ -389,15 +403,19 @@ static __device__ int pop_chunk(const mk_cuda_kargs &a, uint32_t *first,
 
 /*
  * Worker: pop chunks of this block's queue until the executor raises this
- * block's stop word. Idle workers touch only their block's queue line (a
- * thousand warps polling one control word would make its line, which also
- * holds DONE_COUNT and the tenant table, an L2 hot spot).
+ * block's stop word, and take tiles of scan jobs (@sm: this warp's shared
+ * memory) when idle, except the block's last warp, kept for ring commands
+ * while streams run; then help finish every posted job. Idle workers touch
+ * only their block's queue line (a thousand warps polling one control word
+ * would make its line, which also holds DONE_COUNT and the tenant table,
+ * an L2 hot spot), and the scan jobs' word every SCAN_POLL_NS.
  */
 static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
-			      uint4 *buf)
+			      uint4 *buf, uint8_t *sm)
 {
 	const uint32_t *stop = &a.bq[blockIdx.x].stop;
 	uint32_t sleep = IDLE_SLEEP_MIN_NS, first, count, want;
+	uint64_t next_poll = threadIdx.x / 32u == WARPS_PER_BLOCK - 1u ? ~0ull : 0u;
 
 	while (ld_vol(stop) != a.launch_id) {
 		if (pop_chunk(a, &first, &count)) {
@@ -407,9 +425,14 @@ static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 			sleep = IDLE_SLEEP_MIN_NS;
 			continue;
 		}
+		if (scan_idle(a, sm, &next_poll)) {
+			sleep = IDLE_SLEEP_MIN_NS;
+			continue;
+		}
 		__nanosleep(sleep);
 		sleep = sleep * 2u > IDLE_SLEEP_MAX_NS ? IDLE_SLEEP_MAX_NS : sleep * 2u;
 	}
+	scan_drain(a, sm);
 }
 
 /* Executor: tell every block's workers to leave (they finish their chunk). */
@@ -716,7 +739,7 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 
 	if (lane < n) {
 		volatile uint32_t *src = hf->ent[(h + lane) % HANDOFF_SLOTS];
-		uint32_t guess = 0, tb = 0;
+		uint32_t guess = 0, tb = 0, full;
 
 		w[0] = sh_ld(&src[0]);
 		w[MK_TENANT_WORD] = sh_ld(&src[MK_TENANT_WORD]);
@@ -732,10 +755,12 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 		for (i = 1; i < 8u; i++)
 			if (i != MK_TENANT_WORD)
 				w[i] = sh_ld(&src[i]);
-		/* Words 8..15 matter only to PACKED_SLOT (args 4..11). */
+		/* Words 8..15 (args 4..11) matter only to PACKED_SLOT and SCAN_CHUNK. */
+		full = w[MK_OPCODE_WORD] == MK_OP_PACKED_SLOT ||
+		       w[MK_OPCODE_WORD] == MK_OP_SCAN_CHUNK;
 #pragma unroll
 		for (i = 8; i < MK_SQ_UNITS; i++)
-			w[i] = w[MK_OPCODE_WORD] == MK_OP_PACKED_SLOT ? sh_ld(&src[i]) : 0u;
+			w[i] = full ? sh_ld(&src[i]) : 0u;
 		d0 = w[0];
 		cnt = w[1];
 		if (!a.priority && d0 >> MK_SQ_KIND_SHIFT == MK_SQ_KIND_INLINE &&
@@ -877,9 +902,12 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 
 /* ---- the kernel ------------------------------------------------------------- */
 
+#define SCAN_SMEM_BLOCK (WARPS_PER_BLOCK * MK_CUDA_SCAN_SMEM) /* dynamic */
+
 __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 	mk_megakernel(const mk_cuda_kargs a)
 {
+	extern __shared__ uint4 s_scan[]; /* SCAN_SMEM_BLOCK: a round per warp */
 	__shared__ uint4 s_buf[WARPS_PER_BLOCK][128];
 	__shared__ handoff s_hf;
 	__shared__ prio_q s_pq;
@@ -887,6 +915,7 @@ __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 	mk_exec x = { a.ctl,	     a.ring,	   a.dbg, a.ctl_words,
 		      a.ring_words, a.dbg_words, NULL,  0u };
 	uint32_t wid = threadIdx.x / 32u;
+	uint8_t *sm = (uint8_t *)s_scan + wid * MK_CUDA_SCAN_SMEM;
 
 	if (threadIdx.x == 0) {
 		s_hf.head = s_hf.tail = 0;
@@ -898,10 +927,12 @@ __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 	__syncthreads();
 	if (blockIdx.x == 0 && wid == 0)
 		poller(a, &s_hf);
-	else if (blockIdx.x == 0 && wid == 1)
+	else if (blockIdx.x == 0 && wid == 1) {
 		executor(a, &x, &s_hf, s_buf[1], &s_pq, &s_sc);
-	else if (!a.priority)
-		worker(a, &x, s_buf[wid]);
+		scan_drain(a, sm); /* jobs it posted after the workers left */
+	} else {
+		worker(a, &x, s_buf[wid], sm); /* priority: scan tiles only */
+	}
 	__syncwarp();
 	if (lane_id() == 0 && atomicSub(&a.ds->live, 1u) == 1u) {
 		/* Everything this launch wrote lands before the host sees it left. */
@@ -912,10 +943,22 @@ __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 
 /* ---- host shims (extern "C", see kernels/megakernel.h) -------------------- */
 
+/* The scan rounds need more than the default 48 KiB of shared memory. */
+static cudaError_t allow_scan_smem(void)
+{
+	return cudaFuncSetAttribute((const void *)mk_megakernel,
+				    cudaFuncAttributeMaxDynamicSharedMemorySize,
+				    (int)SCAN_SMEM_BLOCK);
+}
+
 extern "C" int mk_cuda_kernel_occupancy(int *blocks_per_sm)
 {
+	cudaError_t e = allow_scan_smem();
+
+	if (e != cudaSuccess)
+		return (int)e;
 	return (int)cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-		blocks_per_sm, mk_megakernel, (int)MK_CUDA_THREADS, 0);
+		blocks_per_sm, mk_megakernel, (int)MK_CUDA_THREADS, SCAN_SMEM_BLOCK);
 }
 
 extern "C" int mk_cuda_kernel_launch(const struct mk_cuda_kargs *a,
@@ -923,13 +966,16 @@ extern "C" int mk_cuda_kernel_launch(const struct mk_cuda_kargs *a,
 {
 	cudaStream_t s = (cudaStream_t)stream;
 	void *args[1] = { (void *)a };
+	cudaError_t e = allow_scan_smem();
 
+	if (e != cudaSuccess)
+		return (int)e;
 	if (cooperative)
 		return (int)cudaLaunchCooperativeKernel((const void *)mk_megakernel,
 							dim3(a->nblocks),
 							dim3(MK_CUDA_THREADS), args,
-							0, s);
-	mk_megakernel<<<a->nblocks, MK_CUDA_THREADS, 0, s>>>(*a);
+							SCAN_SMEM_BLOCK, s);
+	mk_megakernel<<<a->nblocks, MK_CUDA_THREADS, SCAN_SMEM_BLOCK, s>>>(*a);
 	return (int)cudaGetLastError();
 }
 

@@ -7,14 +7,18 @@
  * the peer kernels of tests/bench_gpu.c). C types only.
  *
  * Where things live (see docs in kernels/megakernel.cu):
- *   mapped pinned host memory: ring, submission queue (SQ), host page;
- *   device memory:             control, debug log, scheduler state.
+ *   mapped pinned host memory: ring, submission queue (SQ), host page,
+ *                              the scan env, staging buffers and hits;
+ *   device memory:             control, debug log, scheduler state, the
+ *                              pattern-set tables and scan jobs.
  */
 #ifndef MK_KERNELS_MEGAKERNEL_H
 #define MK_KERNELS_MEGAKERNEL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "runtime/scan.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,13 +74,17 @@ struct mk_cuda_dstate {
 	uint64_t sq_head;     /* next SQ position the poller consumes */
 	uint32_t live;        /* warps still inside the kernel (atomic) */
 	uint32_t done_events; /* source of hpage->done_seq (atomic) */
+	/* SCAN_CHUNK (kernels/scan.cuh); before park_head: a rescan keeps them */
+	uint64_t scan_pending; /* bit b: buffer b's job runs (atomic) */
+	uint64_t scan_tab;     /* host: mk_cuda_scan_tab in use, 0 = none */
+	uint64_t scan_area;    /* host, once: the mk_cuda_scan_area */
 	uint32_t park_head;   /* parked bag: the executor consumes from here */
 	uint32_t park_tail;   /* parked bag: atomicAdd reservations */
 	uint32_t rr;          /* round-robin cursor over block queues */
 	uint32_t want;        /* copy of hpage->want for the workers */
 	uint32_t pq_head[8];  /* priority partition queues (executor only) */
 	uint32_t pq_tail[8];
-	uint32_t pad1[12];
+	uint32_t pad1[6];
 };
 
 /*
@@ -135,6 +143,67 @@ struct mk_cuda_kargs {
  * suites can check that a kernel fault is reported and never hangs.
  */
 #define MK_CUDA_TRAP_OPCODE 0x7EADBEEFu
+
+/*
+ * ---- SCAN_CHUNK on the GPU (kernels/scan.cuh) -------------------------------
+ * The host half (runtime/backend_cuda_scan.c) uploads the pattern sets to
+ * device memory and publishes one immutable snapshot of them, a
+ * struct mk_cuda_scan_tab, in dstate.scan_tab. A claimed SCAN_CHUNK slot
+ * becomes the job of its staging buffer in the scan area (dstate.scan_area,
+ * device memory the kernel alone writes); worker warps of every block take
+ * its tiles.
+ */
+#define MK_CUDA_SCAN_TILE 16384u     /* counted bytes per warp round */
+#define MK_CUDA_SCAN_MAX_TILES 2048u /* per job (bigger buffers: bigger tiles) */
+/* Shared memory per warp: a round, its lead-in (< MK_DFA_MAX_PATLEN), and
+ * 16-byte alignment at both ends. */
+#define MK_CUDA_SCAN_SMEM (MK_CUDA_SCAN_TILE + MK_DFA_MAX_PATLEN + 64u)
+#define MK_CUDA_SCAN_SEQ 0xFFFFFFFFu /* overlap of a set scanned in order */
+
+/* One pattern set as the kernel sees it (device addresses). */
+struct mk_cuda_scan_set {
+	const uint32_t *next;    /* states*256 */
+	const uint32_t *accept;  /* states */
+	const uint32_t *out_off; /* states+1, mk_dfa_out_table (NULL: binary) */
+	const uint32_t *out_pat; /* each row ascending */
+	uint32_t states;         /* 0: no set at this index */
+	uint32_t overlap;        /* max_len - 1, or MK_CUDA_SCAN_SEQ */
+};
+
+/* The tables of one set_scan call; never written once published. */
+struct mk_cuda_scan_tab {
+	struct mk_scan_env *env; /* mapped host memory, same address on both */
+	struct mk_cuda_scan_set set[MK_SCAN_MAX_SETS];
+	struct mk_dfa_view view[MK_SCAN_MAX_SETS]; /* DFA_STEP (device) */
+};
+
+/*
+ * The job of one staging buffer (protocol in kernels/scan.cuh). shape and
+ * claim words are gen << 32 | count: tiles of the phase, tiles taken.
+ */
+struct mk_cuda_scan_job {
+	uint64_t shape1, claim1; /* count phase */
+	uint64_t shape2, claim2; /* hit phase */
+	uint64_t total;          /* matches, once counted */
+	const uint8_t *buf;      /* mapped host memory, like out and hits */
+	struct mk_scan_out *out;
+	struct mk_scan_hit *hits;
+	struct mk_cuda_scan_set set; /* copied when posted */
+	uint64_t base;               /* file offset of byte 0 */
+	uint32_t len, from, state, cap;
+	uint32_t tile, slot, gen, done1;
+	uint32_t done2, end_state;
+	uint32_t pad[26];
+};
+
+struct mk_cuda_scan_area {
+	struct mk_cuda_scan_job job[MK_SCAN_MAX_BUFS];
+	uint64_t cnt[MK_SCAN_MAX_BUFS][MK_CUDA_SCAN_MAX_TILES]; /* per tile */
+	uint32_t pre[MK_SCAN_MAX_BUFS][MK_CUDA_SCAN_MAX_TILES]; /* min(prefix, cap) */
+};
+
+MK_STATIC_ASSERT(sizeof(struct mk_cuda_scan_job) == 256, "one job, two lines");
+MK_STATIC_ASSERT(MK_DFA_MAX_PATLEN <= 1024u, "the lead-in fits the smem");
 
 /* Round @v up to a power of two, at least @min (both <= 2^31). */
 static inline uint32_t mk_cuda_pow2(uint32_t v, uint32_t min)

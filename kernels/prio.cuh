@@ -5,7 +5,7 @@
  * and the decisions of the CPU backend's pop_priority()/run_priority(),
  * made by the executor warp alone, in order, up to 32 per round. Textually
  * part of kernels/megakernel.cu (included there after the helpers it uses:
- * load_slot, park, tenant_ok, exec_claimed, notify_done); not a header of
+ * load_slot, park, tenant_ok, exec_or_post, notify_done); not a header of
  * its own.
  */
 #ifndef MK_KERNELS_PRIO_CUH
@@ -196,10 +196,8 @@ static __device__ uint32_t prio_round(const mk_cuda_kargs &a, const mk_exec *x,
 		/* The claim is visible in the ring here (and strands forever). */
 		if (act == ACT_RUN || act == ACT_STRAND)
 			st_vol(&a.ring[(size_t)s * MK_SLOT_WORDS], MK_SLOT_CLAIMED);
-		if (act == ACT_RUN) {
-			exec_claimed(x, s * MK_SLOT_WORDS, w, 0);
-			did = 1;
-		}
+		if (act == ACT_RUN) /* a SCAN_CHUNK may become a job */
+			did = exec_or_post(a, x, s, w, 0);
 	}
 	notify_done(a, did, want);
 	return c;

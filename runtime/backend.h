@@ -74,14 +74,19 @@ struct mk_backend_ops {
 	void (*describe)(struct mk_backend *b, char *buf, size_t len);
 	/*
 	 * Optional (NULL: unsupported). Memory both the host and the kernel
-	 * can read and write (mapped pinned memory for CUDA), zeroed.
+	 * can read and write (mapped pinned memory for CUDA, at the same
+	 * address on both sides), zeroed. CUDA cannot give pinned memory back
+	 * while its kernel runs (cudaFreeHost waits for an idle device): its
+	 * free_shared keeps the block for reuse until stop or destroy.
 	 */
 	void *(*alloc_shared)(struct mk_backend *b, size_t bytes);
 	void (*free_shared)(struct mk_backend *b, void *p);
 	/*
 	 * Optional: the SCAN_CHUNK / DFA_STEP tables (runtime/scan.h), in
 	 * shared memory; called again whenever sets change, NULL to clear.
-	 * -ENOTSUP with a Fix: hint when the backend cannot scan.
+	 * CUDA copies each new set to the GPU here (-ENOMEM, -E2BIG, -EIO
+	 * with a Fix: hint; that set is then left out). A backend without
+	 * it cannot scan (the runtime answers -ENOTSUP).
 	 */
 	int (*set_scan)(struct mk_backend *b, struct mk_scan_env *env,
 			struct mk_err *err);

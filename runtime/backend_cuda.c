@@ -7,6 +7,8 @@
  * C and the CUDA runtime API only; nvcc code sits behind
  * kernels/megakernel.h. Built when nvcc is found (else backend_cuda_stub.c).
  *
+ * SCAN_CHUNK's half (shared memory, pattern sets) is backend_cuda_scan.c;
+ * the state both see is in backend_cuda_i.h.
  * Buffers: ring, SQ and host page in one mapped pinned host allocation;
  * control, debug log and scheduler state in one device allocation (the
  * layout and the reasons are in kernels/megakernel.cu). Control and debug
@@ -36,12 +38,11 @@
 #include "kernels/megakernel.h"
 #include "runtime/abi.h"
 #include "runtime/backend.h"
+#include "runtime/backend_cuda_i.h"
 #include "runtime/wake.h"
 
-#define MS 1000000LL
 #define START_TIMEOUT_NS (30000 * MS) /* compute-sanitizer starts slowly */
 #define STOP_TIMEOUT_NS (10000 * MS)
-#define COPY_TIMEOUT_NS (10000 * MS)
 #define SQ_FULL_WAIT_NS (2000 * MS)
 #define MON_QUERY_NS (1 * MS)          /* cudaStreamQuery period */
 #define MON_NAP_NS 10000               /* nap when somebody waited lately */
@@ -50,45 +51,6 @@
 #define MON_WANT_HOLD_NS (20 * MS)     /* keep want on this long after */
 #define MON_TICK_NS 10000              /* progress ticks after want turns on */
 #define MON_TICK_FOR_NS 200000
-
-enum kstate { K_IDLE = 0, K_RUNNING = 1, K_FAULT = 2, K_WEDGED = 3 };
-
-struct mk_backend {
-	struct mk_backend_params p;
-	int dev, coop, sms;
-	char devname[256];
-	struct mk_cuda_geom g;
-	struct mk_cuda_kargs ka; /* device addresses, per-launch id */
-	cudaStream_t kstream;    /* the resident kernel only */
-	cudaStream_t side;       /* control/debug copies */
-	/* mapped pinned host memory */
-	void *hmem;  /* ring | host page | stage: cached, the host reads it */
-	void *sqmem; /* the SQ: write-combined, the host only writes it */
-	uint32_t *ring;
-	uint64_t *sq; /* sq_cap cells: each entry twice (copies A and B) */
-	struct mk_cuda_hpage *hp;
-	uint32_t *stage; /* pinned bounce buffer for copies, stage_words */
-	uint32_t stage_words;
-	/* device memory */
-	void *dmem;
-	/* fields below under sq_mu: the SQ producer */
-	pthread_mutex_t sq_mu;
-	uint64_t sq_tail;
-	uint64_t sq_head_seen;
-	uint64_t nudge_pos; /* SQ position + 1 of the last NUDGE, 0 if none */
-	uint64_t sq_drops;  /* kicks that found the SQ full */
-	int need_rescan;    /* SQ overflowed: rebuild from the ring at start */
-	/* io_mu serialises the side stream and the stage buffer */
-	pthread_mutex_t io_mu;
-	/* kernel lifecycle; kstate is atomic, the rest under life_mu */
-	uint32_t kstate;
-	uint32_t launch_id;
-	uint32_t mon_quit; /* atomic: stop() gave up waiting */
-	pthread_mutex_t life_mu;
-	pthread_t mon;
-	int mon_started;
-	char fault[MK_ERR_MSG_MAX]; /* why the kernel is unusable */
-};
 
 /* ---- errors: one table from cudaError_t to -errno ----------------------- */
 
@@ -142,8 +104,7 @@ static const char *cuda_fix(int code)
 	}
 }
 
-/* Record "<what>: <cudaErrorName>: <string>. Fix: ..." and return -errno. */
-static int cuda_err(struct mk_err *err, cudaError_t e, const char *what)
+int mk_cuda_err(struct mk_err *err, cudaError_t e, const char *what)
 {
 	int code = cuda_errno(e);
 
@@ -160,8 +121,8 @@ static void nap(long ns)
 	nanosleep(&ts, NULL);
 }
 
-/* Wait for the side stream; never longer than COPY_TIMEOUT_NS. */
-static int side_sync(struct mk_backend *b, struct mk_err *err)
+/* Never longer than COPY_TIMEOUT_NS. */
+int mk_cuda_side_sync(struct mk_backend *b, struct mk_err *err)
 {
 	int64_t t0 = mk_now_ns();
 	long spins = 0;
@@ -172,7 +133,7 @@ static int side_sync(struct mk_backend *b, struct mk_err *err)
 		if (e == cudaSuccess)
 			return 0;
 		if (e != cudaErrorNotReady)
-			return cuda_err(err, e, "control/debug copy failed");
+			return mk_cuda_err(err, e, "control/debug copy failed");
 		if (mk_now_ns() - t0 > COPY_TIMEOUT_NS)
 			return mk_err_set(err, -EIO,
 					  "control/debug copy did not finish in 10 s",
@@ -195,8 +156,8 @@ static int stage_copy(struct mk_backend *b, void *dev, size_t bytes,
 		e = cudaMemcpyAsync(b->stage, dev, bytes, cudaMemcpyDeviceToHost,
 				    b->side);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot queue a control/debug copy");
-	return side_sync(b, err);
+		return mk_cuda_err(err, e, "cannot queue a control/debug copy");
+	return mk_cuda_side_sync(b, err);
 }
 
 /* ---- probe ---------------------------------------------------------------- */
@@ -230,7 +191,7 @@ static int probe_device(int *dev_out, struct mk_err *err)
 	if (e == cudaSuccess)
 		e = cudaDeviceGetAttribute(&map, cudaDevAttrCanMapHostMemory, dev);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot query the CUDA device");
+		return mk_cuda_err(err, e, "cannot query the CUDA device");
 	if (major < 9)
 		return mk_err_setf(err, -ENODEV,
 				   "use a Hopper-class GPU, rebuild with CUDA_ARCH=<sm>, or use -o backend=cpu",
@@ -267,7 +228,7 @@ static int pick_grid(struct mk_backend *b, struct mk_err *err)
 	if (e == cudaSuccess)
 		e = (cudaError_t)mk_cuda_kernel_occupancy(&bps);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot size the megakernel grid");
+		return mk_cuda_err(err, e, "cannot size the megakernel grid");
 	if (bps < 1 || b->sms < 1)
 		return mk_err_setf(err, -ENODEV, "report the GPU model as a megafs bug",
 				   "the megakernel does not fit on an SM (%d blocks/SM)",
@@ -299,14 +260,14 @@ static int alloc_host(struct mk_backend *b, struct mk_err *err)
 			  cudaHostAllocMapped | cudaHostAllocPortable);
 	if (e != cudaSuccess) {
 		b->hmem = NULL;
-		return cuda_err(err, e, "cannot allocate mapped pinned host memory");
+		return mk_cuda_err(err, e, "cannot allocate mapped pinned host memory");
 	}
 	e = cudaHostAlloc(&b->sqmem, sq,
 			  cudaHostAllocMapped | cudaHostAllocPortable |
 				  cudaHostAllocWriteCombined);
 	if (e != cudaSuccess) {
 		b->sqmem = NULL;
-		return cuda_err(err, e, "cannot allocate mapped pinned host memory");
+		return mk_cuda_err(err, e, "cannot allocate mapped pinned host memory");
 	}
 	memset(b->hmem, 0, total);
 	memset(b->sqmem, 0, sq);
@@ -328,7 +289,7 @@ static int map_host(struct mk_backend *b, struct mk_err *err)
 	if (e == cudaSuccess)
 		e = cudaHostGetDevicePointer(&d_hp, b->hp, 0);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot map pinned host memory for the GPU");
+		return mk_cuda_err(err, e, "cannot map pinned host memory for the GPU");
 	b->ka.ring = d_ring;
 	b->ka.sq = d_sq;
 	b->ka.hpage = d_hp;
@@ -346,7 +307,7 @@ static int alloc_device(struct mk_backend *b, struct mk_err *err)
 
 	if (e != cudaSuccess) {
 		b->dmem = NULL;
-		return cuda_err(err, e, "cannot allocate GPU memory for the buffers");
+		return mk_cuda_err(err, e, "cannot allocate GPU memory for the buffers");
 	}
 	base = b->dmem;
 	sched = base + ctl + dbg;
@@ -362,8 +323,8 @@ static int alloc_device(struct mk_backend *b, struct mk_err *err)
 		e = cudaMemsetAsync(b->ka.park, 0xFF, (size_t)b->g.park_cap * 8u,
 				    b->side);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot clear GPU memory");
-	return side_sync(b, err);
+		return mk_cuda_err(err, e, "cannot clear GPU memory");
+	return mk_cuda_side_sync(b, err);
 }
 
 static void fill_kargs(struct mk_backend *b)
@@ -400,7 +361,7 @@ static int setup(struct mk_backend *b, const uint32_t *init_ctl,
 	if (e == cudaSuccess)
 		e = cudaStreamCreateWithFlags(&b->side, cudaStreamNonBlocking);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot set up the CUDA device");
+		return mk_cuda_err(err, e, "cannot set up the CUDA device");
 	snprintf(b->devname, sizeof(b->devname), "%s", prop.name);
 	rc = pick_grid(b, err);
 	if (rc)
@@ -437,6 +398,7 @@ static int cuda_create(const struct mk_backend_params *p,
 	pthread_mutex_init(&b->sq_mu, NULL);
 	pthread_mutex_init(&b->io_mu, NULL);
 	pthread_mutex_init(&b->life_mu, NULL);
+	pthread_mutex_init(&b->scan.mu, NULL);
 	rc = setup(b, init_ctl, err);
 	if (rc) {
 		cuda_destroy(b);
@@ -463,6 +425,7 @@ static void cuda_destroy(struct mk_backend *b)
 	 * never hang; the process is expected to exit).
 	 */
 	if (__atomic_load_n(&b->kstate, __ATOMIC_ACQUIRE) != K_WEDGED) {
+		mk_cuda_scan_fini(b);
 		if (b->dmem)
 			cudaFree(b->dmem);
 		if (b->hmem)
@@ -589,7 +552,7 @@ static int wait_alive(struct mk_backend *b, struct mk_err *err)
 		cudaError_t e = cudaStreamQuery(b->kstream);
 
 		if (e != cudaErrorNotReady && e != cudaSuccess)
-			return cuda_err(err, e, "the megakernel failed at launch");
+			return mk_cuda_err(err, e, "the megakernel failed at launch");
 		if (e == cudaSuccess && hp->alive != b->launch_id)
 			return mk_err_set(err, -EIO,
 					  "the megakernel exited before it started",
@@ -621,7 +584,7 @@ static int launch(struct mk_backend *b, struct mk_err *err)
 		return rc;
 	e = (cudaError_t)mk_cuda_kernel_launch(&b->ka, b->kstream, b->coop);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot launch the megakernel");
+		return mk_cuda_err(err, e, "cannot launch the megakernel");
 	return wait_alive(b, err);
 }
 
@@ -734,6 +697,8 @@ static int cuda_stop(struct mk_backend *b)
 		b->mon_started = 0;
 	}
 	st = __atomic_load_n(&b->kstate, __ATOMIC_ACQUIRE);
+	if (st == K_IDLE) /* no kernel can read them now */
+		mk_cuda_scan_reap(b);
 	pthread_mutex_unlock(&b->life_mu);
 	return st == K_IDLE ? 0 : -EIO;
 }
@@ -835,9 +800,9 @@ static int rescan_locked(struct mk_backend *b, struct mk_err *err)
 		e = cudaMemsetAsync(b->ka.park, 0xFF, (size_t)b->g.park_cap * 8u,
 				    b->side);
 	if (e != cudaSuccess)
-		return cuda_err(err, e, "cannot reset the GPU queues");
+		return mk_cuda_err(err, e, "cannot reset the GPU queues");
 	pthread_mutex_lock(&b->io_mu);
-	e = (cudaError_t)side_sync(b, err);
+	e = (cudaError_t)mk_cuda_side_sync(b, err);
 	pthread_mutex_unlock(&b->io_mu);
 	if (e)
 		return (int)e;
@@ -978,4 +943,7 @@ const struct mk_backend_ops mk_backend_cuda_ops = {
 	.write_ctl = cuda_write_ctl,
 	.read_dbg = cuda_read_dbg,
 	.describe = cuda_describe,
+	.alloc_shared = mk_cuda_alloc_shared,
+	.free_shared = mk_cuda_free_shared,
+	.set_scan = mk_cuda_set_scan,
 };

@@ -734,3 +734,59 @@ uint64_t mk_dfa_scan_hits(const struct mk_dfa *d, const uint8_t *buf,
 	*state_inout = s;
 	return n;
 }
+
+/* ---- hit table for table-driven backends ----------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Row @s of a literal set: own outputs along the output links, sorted. */
+static void fill_out_row(const struct mk_dfa *d, uint32_t s, uint32_t *row)
+{
+	uint32_t q, k, n = 0;
+
+	for (q = has_own(d, s) ? s : d->out_link[s]; q != NO_STATE;
+	     q = d->out_link[q])
+		for (k = d->own_start[q]; k < d->own_start[q + 1]; k++)
+			row[n++] = d->own_pat[k];
+	if (n > 1) /* each link's list is ascending; their union is not */
+		qsort(row, n, sizeof(*row), cmp_u32);
+}
+
+int mk_dfa_out_table(const struct mk_dfa *d, size_t max_entries,
+		     uint32_t **off, uint32_t **pat, struct mk_err *err)
+{
+	uint64_t total = 0;
+	uint32_t *o, *p, s;
+
+	for (s = 0; s < d->states; s++)
+		total += d->accept[s];
+	if (total > max_entries || total > UINT32_MAX)
+		return mk_err_setf(err, -E2BIG,
+				   "use fewer patterns that end in other "
+				   "patterns, or -o backend=cpu",
+				   "the hit table of this pattern set needs "
+				   "%llu entries, more than %zu",
+				   (unsigned long long)total, max_entries);
+	o = malloc(((size_t)d->states + 1) * sizeof(*o));
+	p = calloc(total ? (size_t)total : 1, sizeof(*p));
+	if (!o || !p) {
+		free(o);
+		free(p);
+		return mk_err_set(err, -ENOMEM, "out of memory for a hit table",
+				  "free memory or use a smaller pattern set");
+	}
+	o[0] = 0;
+	for (s = 0; s < d->states; s++) {
+		o[s + 1] = o[s] + d->accept[s];
+		if (!d->binary && d->accept[s])
+			fill_out_row(d, s, p + o[s]);
+	}
+	*off = o;
+	*pat = p; /* binary DFA: calloc's zeros are pattern 0 */
+	return 0;
+}

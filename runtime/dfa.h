@@ -149,6 +149,20 @@ const uint8_t *mk_dfa_pattern(const struct mk_dfa *d, uint32_t i,
 size_t mk_dfa_overlap(const struct mk_dfa *d);
 
 /*
+ * The pattern indices of the accept[s] matches that end on entering each
+ * state s, for backends that enumerate hits from tables (the GPU): row s
+ * is (*@pat)[off[s] .. off[s+1]), ascending, so the hits of one end come
+ * out by increasing pattern index (a binary DFA reports pattern 0
+ * accept[s] times). *@off gets states + 1 entries and *@pat off[states]
+ * entries (at least 1), both malloc'd for the caller to free; untouched on
+ * error. Errors with a Fix: hint: -E2BIG when the rows would hold more
+ * than @max_entries entries (sets with deeply nested suffix patterns),
+ * -ENOMEM.
+ */
+int mk_dfa_out_table(const struct mk_dfa *d, size_t max_entries,
+		     uint32_t **off, uint32_t **pat, struct mk_err *err);
+
+/*
  * Write "states=N patterns=N table_bytes=N max_len=N|unknown\n" into @buf
  * of @cap bytes (NUL-terminated, truncated to fit). Returns the length it
  * needed, like snprintf.

@@ -13,12 +13,26 @@
  *   a5/a6 file offset of byte 0 (low/high 32 bits)
  *   a7 hit capacity for this chunk (<= MK_SCAN_HITS_CAP)
  * Semantics (one statement, runtime/dfa.h): run the set's DFA from state a4
- * over buf[0..a1); every match that ends at a position >= a2 is counted
- * (overlapping matches included); the first a7 such matches in scan order
- * are recorded as (pattern, end offset in the file); the state after the
- * last byte is stored for carry-state streaming. Results land in
- * outs[a0]; then the slot completes like any other (DONE_COUNT, DONE).
- * Bad indices make it a no-op that still completes (never a fault).
+ * (0 if a4 >= states) over buf[0..a1) (a1 clamped to caps[a0]); every
+ * match that ends at a position >= a2 is counted (overlapping matches
+ * included); the first min(a7, MK_SCAN_HITS_CAP) of them by (end offset,
+ * pattern index) are recorded as (pattern, end offset in the file), in an
+ * order within one end that is the backend's (CPU: longest pattern first;
+ * GPU: lowest index first), so sort them to compare (stream.c does); the
+ * state after the last byte is stored for carry-state streaming. Results
+ * land in outs[a0]; then the slot completes like any other (DONE_COUNT,
+ * DONE; no metric: the opcode is >= 32). Bad indices, no tables, an
+ * unloaded set or a missing buffer make it a no-op that still completes
+ * (never a fault); outs[a0] is then untouched.
+ *
+ * Backends: the CPU runs it in the claiming worker (mk_scan_exec_host in
+ * runtime/stream.c). The CUDA kernel makes it a job of buffer a0 that warps
+ * of every SM scan tile by tile (kernels/scan.cuh); there the env, bufs
+ * and hits must come from mk_runtime_alloc_shared (mapped memory at the
+ * same address on both sides), a SCAN_CHUNK whose buffer still has a chunk
+ * in flight completes as a no-op (streams never publish one), and a set
+ * without a known longest match (binary DFA) is scanned in order by one
+ * lane.
  */
 #ifndef MK_RUNTIME_SCAN_H
 #define MK_RUNTIME_SCAN_H

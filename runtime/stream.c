@@ -42,8 +42,9 @@ struct mk_stream {
 	int carry;                         /* binary DFA: ordered, carry state */
 	uint32_t carry_state;
 	struct mk_uring_reader *rd;
-	uint32_t pbuf[MK_STREAM_BUFS];     /* pool buffer of reader buffer i */
-	struct flight fl[MK_STREAM_BUFS];
+	uint32_t nbuf;                     /* staging buffers of this stream */
+	uint32_t pbuf[MK_STREAM_MAX_BUFS]; /* pool buffer of reader buffer i */
+	struct flight fl[MK_STREAM_MAX_BUFS];
 	uint32_t inflight;
 	pthread_t th;
 	int started;
@@ -213,12 +214,31 @@ void mk_scan_pool_destroy(struct mk_scan_pool *pool)
 	free(pool);
 }
 
-static void set_view(struct mk_scan_pool *pool, int idx, const struct mk_dfa *d)
+static void put_view(struct mk_scan_env *env, int idx, const struct mk_dfa *d)
 {
-	pool->env->dfas[idx] = d;
-	pool->env->sets[idx] = d ? mk_dfa_view(d) : (struct mk_dfa_view){ 0 };
-	/* The backend may keep its own copy (device tables): tell it. */
+	env->dfas[idx] = d;
+	env->sets[idx] = d ? mk_dfa_view(d) : (struct mk_dfa_view){ 0 };
+}
+
+/*
+ * Install @d (NULL: remove) at @idx; caller holds pool->mu. The backend may
+ * keep its own copy (device tables): tell it. When it cannot take a new
+ * set (GPU memory, a hit table too big), the old one stays and its error
+ * is returned; a removal always succeeds here.
+ */
+static int set_view(struct mk_scan_pool *pool, int idx, const struct mk_dfa *d,
+		    struct mk_err *err)
+{
+	const struct mk_dfa *old = pool->env->dfas[idx];
+	int rc;
+
+	put_view(pool->env, idx, d);
+	rc = mk_runtime_set_scan(pool->rt, pool->env, d ? err : NULL);
+	if (rc == 0 || !d)
+		return 0;
+	put_view(pool->env, idx, old);
 	mk_runtime_set_scan(pool->rt, pool->env, NULL);
+	return rc;
 }
 
 int mk_scan_pool_add_set(struct mk_scan_pool *pool, const struct mk_dfa *d,
@@ -229,9 +249,10 @@ int mk_scan_pool_add_set(struct mk_scan_pool *pool, const struct mk_dfa *d,
 	pthread_mutex_lock(&pool->mu);
 	for (i = 0; i < (int)MK_SCAN_MAX_SETS; i++) {
 		if (!pool->env->dfas[i]) {
-			set_view(pool, i, d);
+			int rc = set_view(pool, i, d, err);
+
 			pthread_mutex_unlock(&pool->mu);
-			return i;
+			return rc ? rc : i;
 		}
 	}
 	pthread_mutex_unlock(&pool->mu);
@@ -252,7 +273,7 @@ int mk_scan_pool_replace_set(struct mk_scan_pool *pool, int idx,
 		rc = mk_err_set(err, -EBUSY, "a running stream uses this pattern set",
 				"wait for the stream to finish or cancel it");
 	else
-		set_view(pool, idx, d);
+		rc = set_view(pool, idx, d, err);
 	pthread_mutex_unlock(&pool->mu);
 	return rc;
 }
@@ -284,19 +305,19 @@ static void drop_buffer(struct mk_scan_pool *pool, uint32_t i)
 }
 
 /*
- * Allocate MK_STREAM_BUFS staging buffers of @cap bytes in free pool
+ * Allocate @want staging buffers of @cap bytes in free pool
  * entries; -EBUSY if not enough entries, -ENOMEM. Buffers are freed again
  * when the stream ends, so the daemon's memory follows the running
  * streams. Caller holds pool->mu.
  */
-static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx, size_t cap,
-			struct mk_err *err)
+static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx,
+			uint32_t want, size_t cap, struct mk_err *err)
 {
 	struct mk_scan_env *env = pool->env;
 	uint32_t n = 0, i;
 	int oom;
 
-	for (i = 0; i < MK_SCAN_MAX_BUFS && n < MK_STREAM_BUFS; i++) {
+	for (i = 0; i < MK_SCAN_MAX_BUFS && n < want; i++) {
 		uint8_t *buf;
 		struct mk_scan_hit *hits;
 
@@ -316,7 +337,7 @@ static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx, size_t cap,
 			break;
 	}
 	oom = n > 0 && (!env->bufs[idx[n - 1]] || !env->hits[idx[n - 1]]);
-	if (n == MK_STREAM_BUFS && !oom)
+	if (n == want && !oom)
 		return 0;
 	for (i = 0; i < n; i++)
 		drop_buffer(pool, idx[i]);
@@ -379,7 +400,7 @@ static int harvest(struct mk_stream *s)
 	int done = 0;
 	uint32_t i;
 
-	for (i = 0; i < MK_STREAM_BUFS; i++) {
+	for (i = 0; i < s->nbuf; i++) {
 		struct flight *f = &s->fl[i];
 
 		if (f->slot < 0 || mk_runtime_slot_done(s->rt, (uint32_t)f->slot) != 1)
@@ -430,7 +451,10 @@ static int submit(struct mk_stream *s, const struct mk_chunk *ch)
 	return 0;
 }
 
-/* Ask the reader for the next chunk. 1 = eof/cancel, 0 = go on, <0 fail. */
+/*
+ * Ask the reader for the next chunk. 2 = one was submitted (ask again: more
+ * may be ready), 1 = eof/cancel, 0 = nothing ready yet, <0 fail.
+ */
 static int pump(struct mk_stream *s)
 {
 	struct mk_chunk ch;
@@ -441,7 +465,7 @@ static int pump(struct mk_stream *s)
 		return 0;
 	rc = mk_uring_reader_next(s->rd, &ch, s->inflight ? 0 : WAIT_NS);
 	if (rc == 1)
-		return submit(s, &ch) == 0 ? 0 : -1;
+		return submit(s, &ch) == 0 ? 2 : -1;
 	if (rc == 0 || rc == -ECANCELED)
 		return 1;
 	if (rc == -ETIMEDOUT || rc == -ENOBUFS)
@@ -466,6 +490,13 @@ static void *stream_main(void *arg)
 			continue;
 		if (!eof) {
 			rc = pump(s);
+			/*
+			 * Keep every free buffer in the kernel before sleeping:
+			 * waiting after each submit kept about one chunk in
+			 * flight, so one worker (or block) did all the scanning.
+			 */
+			if (rc == 2)
+				continue;
 			if (rc) {
 				eof = 1;
 				if (rc < 0)
@@ -502,6 +533,9 @@ static int check_params(struct mk_scan_pool *pool,
 	if (p->chunk_bytes < MK_STREAM_MIN_CHUNK || p->chunk_bytes > MK_STREAM_MAX_CHUNK)
 		return mk_err_setf(err, -EINVAL, "use chunk_bytes between 4096 and 16777216",
 				   "chunk_bytes=%u is out of range", p->chunk_bytes);
+	if (p->nbufs > MK_STREAM_MAX_BUFS)
+		return mk_err_setf(err, -EINVAL, "use between 1 and 16 staging buffers",
+				   "nbufs=%u is out of range", p->nbufs);
 	if (p->max_hits > MK_SCAN_HITS_CAP)
 		return mk_err_setf(err, -EINVAL, "use max_hits between 0 and 65536",
 				   "max_hits=%u is out of range", p->max_hits);
@@ -517,13 +551,13 @@ static int open_reader(struct mk_stream *s, struct mk_err *err)
 {
 	const struct mk_dfa *d = s->pool->env->dfas[s->p.set];
 	struct mk_uring_params up;
-	uint8_t *bufs[MK_STREAM_BUFS];
+	uint8_t *bufs[MK_STREAM_MAX_BUFS];
 	size_t ov = mk_dfa_overlap(d);
 	uint32_t i;
 	int rc;
 
 	s->carry = ov == MK_DFA_OVERLAP_UNBOUNDED;
-	for (i = 0; i < MK_STREAM_BUFS; i++) {
+	for (i = 0; i < s->nbuf; i++) {
 		bufs[i] = s->pool->env->bufs[s->pbuf[i]];
 		s->fl[i].slot = -1;
 	}
@@ -533,7 +567,7 @@ static int open_reader(struct mk_stream *s, struct mk_err *err)
 	up.chunk_bytes = s->p.chunk_bytes;
 	up.overlap_bytes = s->carry ? 0 : ov;
 	up.bufs = bufs;
-	up.nbuf = MK_STREAM_BUFS;
+	up.nbuf = s->nbuf;
 	up.buf_cap = s->p.chunk_bytes + MK_DFA_MAX_PATLEN;
 	up.flags = s->carry ? MK_URING_ORDERED : 0;
 	rc = mk_uring_reader_create(&up, &s->rd, err);
@@ -547,7 +581,7 @@ static void put_buffers(struct mk_stream *s)
 	uint32_t i;
 
 	pthread_mutex_lock(&s->pool->mu);
-	for (i = 0; i < MK_STREAM_BUFS; i++)
+	for (i = 0; i < s->nbuf; i++)
 		if (s->fl[i].slot < 0) /* else the kernel may still read it */
 			drop_buffer(s->pool, s->pbuf[i]);
 	s->pool->set_users[s->p.set]--;
@@ -576,8 +610,9 @@ int mk_stream_start(struct mk_scan_pool *pool, const struct mk_stream_params *p,
 				"use a smaller max_hits");
 		goto out_close;
 	}
-	for (rc = 0; rc < (int)MK_STREAM_BUFS; rc++)
+	for (rc = 0; rc < (int)MK_STREAM_MAX_BUFS; rc++)
 		s->fl[rc].slot = -1;
+	s->nbuf = p->nbufs ? p->nbufs : MK_STREAM_BUFS;
 	s->pool = pool;
 	s->rt = pool->rt;
 	s->p = *p;
@@ -585,7 +620,8 @@ int mk_stream_start(struct mk_scan_pool *pool, const struct mk_stream_params *p,
 	s->t0 = mk_now_ns();
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_lock(&pool->mu);
-	rc = take_buffers(pool, s->pbuf, p->chunk_bytes + MK_DFA_MAX_PATLEN, err);
+	rc = take_buffers(pool, s->pbuf, s->nbuf, p->chunk_bytes + MK_DFA_MAX_PATLEN,
+			  err);
 	if (rc == 0)
 		pool->set_users[p->set]++;
 	pthread_mutex_unlock(&pool->mu);

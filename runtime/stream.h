@@ -30,7 +30,8 @@
 #define MK_STREAM_MAX_CHUNK (16u << 20)
 #define MK_STREAM_MIN_CHUNK 4096u
 #define MK_STREAM_DEFAULT_HITS 1000u
-#define MK_STREAM_BUFS 4u /* staging buffers per stream */
+#define MK_STREAM_BUFS 4u      /* staging buffers per stream, by default */
+#define MK_STREAM_MAX_BUFS 16u /* most per stream (mk_stream_params.nbufs) */
 
 struct mk_scan_pool; /* per runtime: staging buffers and pattern sets */
 struct mk_stream;    /* one file being scanned */
@@ -49,11 +50,15 @@ void mk_scan_pool_destroy(struct mk_scan_pool *pool);
 
 /*
  * Register a compiled set (the pool borrows @d until removed): returns its
- * index (>= 0, the DFA_STEP/SCAN_CHUNK set number) or -ENOSPC.
+ * index (>= 0, the DFA_STEP/SCAN_CHUNK set number), -ENOSPC, or the
+ * backend's error when it cannot take the set (cuda: -ENOMEM, or -E2BIG for
+ * a hit table larger than the set's next[] table; runtime/dfa.h
+ * mk_dfa_out_table).
  */
 int mk_scan_pool_add_set(struct mk_scan_pool *pool, const struct mk_dfa *d,
 			 struct mk_err *err);
-/* Replace set @idx's DFA (same index), e.g. when literals are rewritten. */
+/* Replace set @idx's DFA (same index), e.g. when literals are rewritten;
+ * on the backend's errors (as for add) the old DFA stays. */
 int mk_scan_pool_replace_set(struct mk_scan_pool *pool, int idx,
 			     const struct mk_dfa *d, struct mk_err *err);
 /* -EBUSY while a running stream uses it. */
@@ -66,6 +71,8 @@ struct mk_stream_params {
 	int set;             /* pattern set index in the pool */
 	uint32_t chunk_bytes;/* MK_STREAM_MIN_CHUNK..MK_STREAM_MAX_CHUNK */
 	uint32_t max_hits;   /* hits kept, 0..MK_SCAN_HITS_CAP */
+	uint32_t nbufs;      /* staging buffers, 1..MK_STREAM_MAX_BUFS;
+				0 = MK_STREAM_BUFS */
 };
 
 /*

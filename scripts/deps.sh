@@ -3,7 +3,9 @@
 # Make sure megafs's build and test dependencies are present; install the
 # missing Debian packages when we can (root + apt-get), else say how.
 #   scripts/deps.sh          check, install what is missing
-#   scripts/deps.sh --dev    the same plus clang and valgrind (CI)
+#   scripts/deps.sh --dev    the same plus clang, valgrind and Hyperscan (CI)
+#   scripts/deps.sh --bench  the same plus Hyperscan (libhyperscan-dev), the
+#                            peer of tests/bench_scan.c; rebuild afterwards
 #   scripts/deps.sh --check  check only (exit 1 if something is missing)
 # On a machine with no package registry (the GPU machine), point
 # PKG_CONFIG_PATH at unpacked .debs instead: see scripts/gpu-check.sh.
@@ -25,11 +27,22 @@ command -v fusermount3 >/dev/null 2>&1 || [ -n "${MK_NO_FUSERMOUNT:-}" ] ||
 command -v gcc >/dev/null 2>&1 || missing_pkgs+=(gcc make)
 command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
 # --dev: also the sanitizer and fuzzing tools (make check-valgrind, make
-# fuzz); CI asks for them, a plain build does not need them.
+# fuzz); CI asks for them, a plain build does not need them. --dev and
+# --bench: Hyperscan for the bench_scan peer (x86-64 only; make test never
+# needs it).
+want_hs=0
 if [ "${1:-}" = "--dev" ]; then
 	shift
+	want_hs=1
 	command -v clang >/dev/null 2>&1 || missing_pkgs+=(clang)
 	command -v valgrind >/dev/null 2>&1 || missing_pkgs+=(valgrind)
+elif [ "${1:-}" = "--bench" ]; then
+	shift
+	want_hs=1
+fi
+if [ "$want_hs" = 1 ] && [ "$(uname -m)" = x86_64 ] &&
+	! pkg-config --exists libhs 2>/dev/null; then
+	missing_pkgs+=(libhyperscan-dev)
 fi
 [ ${#missing_pkgs[@]} -eq 0 ] && exit 0
 if [ "${1:-}" = "--check" ]; then

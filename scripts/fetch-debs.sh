@@ -9,7 +9,11 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEST=${1:-$ROOT/third_party/debs}
 need=(libfuse3-3 libfuse3-dev fuse3 liburing2 liburing-dev check libsubunit0
-	libsubunit-dev)
+	libsubunit-dev
+	# bench only: the Hyperscan peer of tests/bench_scan.c. Its other
+	# dependencies (libc6, libgcc-s1, libstdc++6, debconf) are on every
+	# Debian/Ubuntu machine.
+	libhyperscan5 libhyperscan-dev)
 # pkg-config may be missing on the GPU machine too; optional.
 optional=(pkgconf pkgconf-bin libpkgconf3 pkg-config)
 

@@ -819,6 +819,66 @@ START_TEST(test_dfa_lane_boundaries_see_longest_pattern)
 }
 END_TEST
 
+/* ---- hit table (GPU hit enumeration) ------------------------------------ */
+
+/* Row of the state after each prefix = the patterns ending there, ascending. */
+static void t_check_out_rows(const struct t_pats *ps, const struct mk_dfa *d,
+			     const uint32_t *off, const uint32_t *pat,
+			     const uint8_t *t, size_t len)
+{
+	struct mk_dfa_view v = mk_dfa_view(d);
+	uint32_t st = 0, i, k;
+	size_t e;
+
+	for (e = 0; e < len; e++) {
+		st = mk_dfa_step(v.next, st, t[e]);
+		k = off[st];
+		for (i = 0; i < ps->n; i++) /* ascending i: the row's order */
+			if (ps->len[i] <= e + 1 &&
+			    !memcmp(t + e + 1 - ps->len[i], ps->p[i], ps->len[i]))
+				ck_assert_uint_eq(pat[k++], i);
+		ck_assert_uint_eq(k, off[st + 1]);
+		ck_assert_uint_eq(off[st + 1] - off[st], v.accept[st]);
+	}
+}
+
+START_TEST(test_dfa_out_table_lists_patterns_ascending)
+{
+	struct t_pats *ps = t_pats_random(303, 1, 6, 2);
+	struct mk_dfa *d, *b;
+	uint8_t *t = t_text(ps, 20000, 2);
+	uint32_t *off = NULL, *pat = NULL, s;
+	struct mk_err err;
+
+	/* nested suffixes at high indices: rows need the sort */
+	for (s = 300; s < 303; s++)
+		free(ps->p[s]);
+	t_pats_set(ps, 300, "\x00\x00\x00", 3);
+	t_pats_set(ps, 301, "\x00", 1);
+	t_pats_set(ps, 302, "\x00\x00", 2);
+	d = t_compile(ps);
+	ck_assert_int_eq(mk_dfa_out_table(d, SIZE_MAX, &off, &pat, &err), 0);
+	t_check_out_rows(ps, d, off, pat, t, 20000);
+	free(off);
+	free(pat);
+	mk_err_clear(&err);
+	ck_assert_int_eq(mk_dfa_out_table(d, 1, &off, &pat, &err), -E2BIG);
+	t_assert_fix(mk_err_msg(&err));
+	b = t_round_trip(d); /* binary: pattern 0, accept[s] times */
+	ck_assert_int_eq(mk_dfa_out_table(b, SIZE_MAX, &off, &pat, &err), 0);
+	for (s = 0; s < mk_dfa_states(b); s++)
+		ck_assert_uint_eq(off[s + 1] - off[s], mk_dfa_view(b).accept[s]);
+	for (s = 0; s < off[mk_dfa_states(b)]; s++)
+		ck_assert_uint_eq(pat[s], 0);
+	free(off);
+	free(pat);
+	mk_dfa_destroy(b);
+	mk_dfa_destroy(d);
+	free(t);
+	t_pats_free(ps);
+}
+END_TEST
+
 Suite *dfa_suite(void);
 Suite *dfa_suite(void)
 {
@@ -847,6 +907,7 @@ Suite *dfa_suite(void)
 	tcase_add_test(tc, test_dfa_split_scan_is_exact);
 	tcase_add_test(tc, test_dfa_lane_scan_matches_oracle_and_state);
 	tcase_add_test(tc, test_dfa_lane_boundaries_see_longest_pattern);
+	tcase_add_test(tc, test_dfa_out_table_lists_patterns_ascending);
 	suite_add_tcase(s, tc);
 	return s;
 }

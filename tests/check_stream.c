@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/check_stream.c - files streamed through the running CPU megakernel
+ * tests/check_stream.c - files streamed through the running megakernel
  * (io_uring reader -> SCAN_CHUNK slots -> merged counts and hits), checked
  * against a brute-force oracle in this file: matches straddling chunk
  * boundaries, overlapping matches, prefix/suffix patterns, bytes 0x00/0xFF,
  * empty and 1-byte files, sizes not a multiple of the chunk, files larger
  * than all staging buffers together, 1 and 1,000 patterns, binary DFAs
  * (carry-state streaming), truncation while streaming, cancel, concurrent
- * streams beside concurrent ring commands, and DFA_STEP.
+ * streams beside concurrent ring commands, and DFA_STEP. TCase "cpu" runs
+ * them on the CPU backend; TCase "cuda" (tag gpu, added only when a CUDA
+ * device is usable and gpu cases are not excluded) runs the same on cuda.
  *   build/release/tests/check_stream
+ *   CK_INCLUDE_TAGS=gpu build/release/tests/check_stream   (GPU machine)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include "runtime/uring.h"
 #include "runtime/wake.h"
 #include "tests/mk_check.h"
+#include "tests/t_cuda.h"
 #include "tests/t_runtime.h"
 
 struct pats {
@@ -31,15 +35,26 @@ struct pats {
 static struct mk_runtime *rt;
 static struct mk_scan_pool *pool;
 static char path[64];
+static uint32_t nbufs; /* staging buffers of check_equal's streams; 0 = default */
 
-static void setup(void)
+static void setup_on(const char *backend)
 {
 	struct mk_err err;
 
-	rt = t_rt_start("cpu", 64, MK_SCHED_SHARDED, 0);
+	rt = t_rt_start(backend, 64, MK_SCHED_SHARDED, 0);
 	ck_assert_int_eq(mk_scan_pool_create(rt, &pool, &err), 0);
 	snprintf(path, sizeof(path), "/tmp/mk-stream.XXXXXX");
 	close(mkstemp(path));
+}
+
+static void setup(void)
+{
+	setup_on("cpu");
+}
+
+static void setup_cuda(void)
+{
+	setup_on("cuda");
 }
 
 static void teardown(void)
@@ -149,6 +164,7 @@ static void check_equal(const struct pats *ps, const uint8_t *buf, size_t len,
 	p.set = set;
 	p.chunk_bytes = chunk;
 	p.max_hits = max_hits;
+	p.nbufs = nbufs;
 	ck_assert_msg(mk_stream_start(pool, &p, &s, &err) == 0, "%s", err.msg);
 	do {
 		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
@@ -197,6 +213,11 @@ START_TEST(test_stream_boundaries_overlaps_prefixes)
 	check_equal(&ps, buf, len, 4096, 1000);
 	check_equal(&ps, buf, len, 4096, 7); /* most hits dropped */
 	check_equal(&ps, buf, len, 8192, 0);
+	nbufs = 1; /* one chunk at a time */
+	check_equal(&ps, buf, len, 4096, 1000);
+	nbufs = MK_STREAM_MAX_BUFS; /* more buffers than chunks */
+	check_equal(&ps, buf, len, 4096, 1000);
+	nbufs = 0;
 	free(buf);
 }
 END_TEST
@@ -303,6 +324,10 @@ START_TEST(test_stream_errors)
 	t_assert_fix(err.msg);
 	p.set = set;
 	p.max_hits = MK_SCAN_HITS_CAP + 1;
+	ck_assert_int_eq(mk_stream_start(pool, &p, &s, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	p.max_hits = 1;
+	p.nbufs = MK_STREAM_MAX_BUFS + 1;
 	ck_assert_int_eq(mk_stream_start(pool, &p, &s, &err), -EINVAL);
 	t_assert_fix(err.msg);
 	close(p.fd);
@@ -437,13 +462,8 @@ START_TEST(test_stream_dfa_step_opcode)
 }
 END_TEST
 
-static Suite *stream_suite(void)
+static void add_tests(TCase *tc)
 {
-	Suite *s = suite_create("stream");
-	TCase *tc = tcase_create("cpu");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_stream_boundaries_overlaps_prefixes);
 	tcase_add_test(tc, test_stream_tiny_files);
 	tcase_add_test(tc, test_stream_large_file_many_patterns);
@@ -452,6 +472,32 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_stream_truncated_while_streaming);
 	tcase_add_test(tc, test_stream_cancel_and_concurrent_ring);
 	tcase_add_test(tc, test_stream_dfa_step_opcode);
+}
+
+/* The cuda TCase only where it can run: a usable device, gpu not excluded. */
+static int want_cuda(void)
+{
+	const char *ex = getenv("CK_EXCLUDE_TAGS");
+
+	return !(ex && strstr(ex, "gpu")) && t_cuda_present();
+}
+
+static Suite *stream_suite(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("cpu");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	add_tests(tc);
+	suite_add_tcase(s, tc);
+	if (!want_cuda())
+		return s;
+	tc = tcase_create("cuda");
+	tcase_set_tags(tc, "gpu");
+	tcase_add_checked_fixture(tc, setup_cuda, teardown);
+	tcase_set_timeout(tc, 300);
+	add_tests(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

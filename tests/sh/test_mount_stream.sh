@@ -16,9 +16,10 @@
 # who may not read a root-only file cannot scan it through an allow_other
 # mount.
 # Run: MEGAFS_BIN=build/release/megafs bash tests/sh/test_mount_stream.sh
+# (MK_BACKEND=cuda: the same on the GPU backend.)
 # Exit 0 pass, 1 fail, 77 skipped (no /dev/fuse).
 TMP_PREFIX=/tmp/megafs-stream.XXXXXX
-MOUNT_OPTS=backend=cpu
+MOUNT_OPTS=backend=${MK_BACKEND:-cpu}
 . "$(dirname "$0")/lib.sh"
 
 # ---- python helpers: oracle, data, errno of write+close, poll ---------------------
