@@ -450,6 +450,19 @@ static int clear_scan(struct mk_backend *b, struct mk_err *err)
 }
 
 /*
+ * Until the GPU scan has been verified on a GPU (parity with the CPU
+ * backend in check_scan_cuda), it is opt-in: MEGAFS_CUDA_SCAN=1. Without
+ * it set_scan(env) is -ENOTSUP, so streams on cuda fail at start with a
+ * Fix: hint instead of returning counts nobody has checked.
+ */
+static int gpu_scan_enabled(void)
+{
+	const char *v = getenv("MEGAFS_CUDA_SCAN");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+/*
  * Upload what changed in @env (NULL: clear) and publish a new snapshot.
  * A set that cannot be uploaded is left out of it (SCAN_CHUNK on it is a
  * no-op) and its error returned; the caller takes the set back.
@@ -461,6 +474,10 @@ int mk_cuda_set_scan(struct mk_backend *b, struct mk_scan_env *env,
 	int rc, r, changed;
 	uint32_t i;
 
+	if (env && !gpu_scan_enabled())
+		return mk_err_set(err, -ENOTSUP,
+				  "the GPU scan of the cuda backend is experimental: it has not run on a GPU yet",
+				  "mount with -o backend=cpu to stream files, or start megafs with MEGAFS_CUDA_SCAN=1 in its environment to try the GPU scan");
 	cudaSetDevice(b->dev);
 	pthread_mutex_lock(&h->mu);
 	if (!env) {

@@ -19,6 +19,8 @@
 
 #define HIT_PIECE 4096u           /* bytes per hit-reporting step: caps the
 				   * callbacks past a full hit list */
+#define CLEAN_WINDOW 65536u       /* bytes checked by the fast count
+				   * before a hit pass */
 #define WAIT_NS 5000000           /* bounded waits: 5 ms, never a sleep */
 
 struct mk_scan_pool {
@@ -137,15 +139,30 @@ static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
 	c.out = &env->outs[bi];
 	c.hits = env->hits[bi];
 	c.cap = a[7] < MK_SCAN_HITS_CAP ? a[7] : MK_SCAN_HITS_CAP;
-	/* Hits in order until the cap is reached, then the fast count. */
+	/*
+	 * Hits in order until the cap is reached, then the fast count. A
+	 * window the fast count finds no match in needs no hit pass: sparse
+	 * matches cost one fast scan, not the per-byte hit loop.
+	 */
 	while (pos < len && c.out->nhits < c.cap) {
-		uint32_t piece = len - pos < HIT_PIECE ? len - pos : HIT_PIECE;
+		uint32_t win = len - pos < CLEAN_WINDOW ? len - pos : CLEAN_WINDOW;
+		uint32_t s0 = state, end = pos + win;
 
-		c.base = ((uint64_t)a[6] << 32 | a[5]) + pos;
-		m += mk_dfa_scan_hits(d, env->bufs[bi] + pos, piece,
-				      from > pos ? from - pos : 0, &state,
-				      record_hit, &c);
-		pos += piece;
+		if (mk_dfa_scan_count(d, env->bufs[bi] + pos, win,
+				      from > pos ? from - pos : 0, &state) == 0) {
+			pos = end;
+			continue;
+		}
+		state = s0;
+		while (pos < end && c.out->nhits < c.cap) {
+			uint32_t piece = end - pos < HIT_PIECE ? end - pos : HIT_PIECE;
+
+			c.base = ((uint64_t)a[6] << 32 | a[5]) + pos;
+			m += mk_dfa_scan_hits(d, env->bufs[bi] + pos, piece,
+					      from > pos ? from - pos : 0,
+					      &state, record_hit, &c);
+			pos += piece;
+		}
 	}
 	if (pos < len) {
 		uint64_t rest = mk_dfa_scan_count(d, env->bufs[bi] + pos,

@@ -54,6 +54,7 @@ static void setup(void)
 
 static void setup_cuda(void)
 {
+	setenv("MEGAFS_CUDA_SCAN", "1", 1); /* the opt-in this TCase verifies */
 	setup_on("cuda");
 }
 
