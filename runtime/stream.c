@@ -129,6 +129,7 @@ static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
 	struct hit_ctx c;
 	uint32_t pos = 0;
 	uint64_t m = 0;
+	int check = 1; /* fast-count the next window before a hit pass */
 
 	d = env->dfas[set];
 	if (len > env->caps[bi])
@@ -140,16 +141,19 @@ static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
 	c.hits = env->hits[bi];
 	c.cap = a[7] < MK_SCAN_HITS_CAP ? a[7] : MK_SCAN_HITS_CAP;
 	/*
-	 * Hits in order until the cap is reached, then the fast count. A
-	 * window the fast count finds no match in needs no hit pass: sparse
-	 * matches cost one fast scan, not the per-byte hit loop.
+	 * Hits in order until the cap is reached, then the fast count. After
+	 * a window without matches the next one is checked by the fast count
+	 * first and needs no hit pass when clean: sparse matches cost one fast
+	 * scan, not the per-byte hit loop; dense ones are not scanned twice.
 	 */
 	while (pos < len && c.out->nhits < c.cap) {
 		uint32_t win = len - pos < CLEAN_WINDOW ? len - pos : CLEAN_WINDOW;
 		uint32_t s0 = state, end = pos + win;
+		uint64_t before = m;
 
-		if (mk_dfa_scan_count(d, env->bufs[bi] + pos, win,
-				      from > pos ? from - pos : 0, &state) == 0) {
+		if (check && mk_dfa_scan_count(d, env->bufs[bi] + pos, win,
+					       from > pos ? from - pos : 0,
+					       &state) == 0) {
 			pos = end;
 			continue;
 		}
@@ -163,6 +167,7 @@ static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
 					      &state, record_hit, &c);
 			pos += piece;
 		}
+		check = m == before;
 	}
 	if (pos < len) {
 		uint64_t rest = mk_dfa_scan_count(d, env->bufs[bi] + pos,
