@@ -415,7 +415,9 @@ static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 {
 	const uint32_t *stop = &a.bq[blockIdx.x].stop;
 	uint32_t sleep = IDLE_SLEEP_MIN_NS, first, count, want;
-	uint64_t next_poll = threadIdx.x / 32u == WARPS_PER_BLOCK - 1u ? ~0ull : 0u;
+	/* Priority variant: workers run no ring commands, so all of them scan. */
+	uint64_t next_poll = !a.priority && threadIdx.x / 32u == WARPS_PER_BLOCK - 1u
+				     ? ~0ull : 0u;
 
 	while (ld_vol(stop) != a.launch_id) {
 		if (pop_chunk(a, &first, &count)) {

@@ -207,11 +207,21 @@ static __device__ int scan_post(const mk_cuda_kargs &a, uint32_t slot,
 	 * release/acquire, in the workers comes after.
 	 */
 	fence_acq_sys();
-	/* Three PCIe reads in flight at once. */
+	/*
+	 * The host swaps a buffer (runtime/stream.c take_buffers/drop_buffer)
+	 * with caps and hits stored before bufs, and bufs cleared first: read
+	 * bufs, then caps and hits, then bufs again. Unchanged, the three
+	 * belong together (a spare block reused at the same address is at
+	 * least as large as either caps); changed, a stray slot raced a
+	 * stream's end and is a no-op, never a read past the buffer.
+	 */
 	buf = (const uint8_t *)ld_vol_u64(&env->bufs[bi]);
+	fence_acq_sys();
 	hits = (mk_scan_hit *)ld_vol_u64(&env->hits[bi]);
 	caps = ld_vol(&env->caps[bi]);
-	if (!buf || !hits || ((uintptr_t)buf & 15u))
+	fence_acq_sys();
+	if (!buf || !hits || ((uintptr_t)buf & 15u) ||
+	    (const uint8_t *)ld_vol_u64(&env->bufs[bi]) != buf)
 		return 0;
 	for (k = 0; k < 8u; k++)
 		arg[k] = w[MK_ARG0_WORD + k];
@@ -456,6 +466,7 @@ static __device__ void scan_tile1(const mk_cuda_kargs &a, mk_cuda_scan_area *ar,
 		done = atomicAdd(&ar->job[bi].done1, 1u) + 1u == j.ntiles;
 	if (__shfl_sync(FULL_MASK, done, 0)) {
 		__threadfence();
+		__syncwarp(); /* lane 0's acquire, for every lane's loads */
 		scan_finish1(a, ar, bi, j);
 	}
 }
@@ -490,6 +501,7 @@ static __device__ void scan_tile2(const mk_cuda_kargs &a, mk_cuda_scan_area *ar,
 		done = atomicAdd(&ar->job[bi].done2, 1u) + 1u == n2;
 	if (__shfl_sync(FULL_MASK, done, 0)) {
 		__threadfence();
+		__syncwarp(); /* lane 0's acquire, for every lane's loads */
 		scan_complete(a, bi, j, ld_vol64(&ar->job[bi].total),
 			      ld_vol(&ar->job[bi].end_state));
 	}
@@ -524,6 +536,9 @@ static __device__ int scan_step(const mk_cuda_kargs &a, uint8_t *sm)
 		if (!ph)
 			continue;
 		t = __shfl_sync(FULL_MASK, t, 0);
+		/* Lane 0's acquire (fence after the claim) orders the other
+		 * lanes' loads too only through a barrier; a shuffle is none. */
+		__syncwarp();
 		scan_job_load(&ar->job[bi], &j);
 		if (j.set.overlap == MK_CUDA_SCAN_SEQ)
 			scan_seq(a, bi, j, sm);
@@ -545,7 +560,8 @@ static __device__ int scan_step(const mk_cuda_kargs &a, uint8_t *sm)
 static __device__ int scan_idle(const mk_cuda_kargs &a, uint8_t *sm,
 				uint64_t *next_poll)
 {
-	uint64_t now = now_ns();
+	/* Warp-uniform: scan_step is whole-warp (FULL_MASK shuffles). */
+	uint64_t now = __shfl_sync(FULL_MASK, now_ns(), 0);
 
 	if (now < *next_poll)
 		return 0;

@@ -317,7 +317,8 @@ static void drop_buffer(struct mk_scan_pool *pool, uint32_t i)
 	pthread_rwlock_wrlock(&pool->buf_lock);
 	buf = env->bufs[i];
 	hits = env->hits[i];
-	env->bufs[i] = NULL;
+	/* bufs first: a GPU scan_post that read the old one sees it change. */
+	__atomic_store_n(&env->bufs[i], NULL, __ATOMIC_RELEASE);
 	env->hits[i] = NULL;
 	env->caps[i] = 0;
 	pthread_rwlock_unlock(&pool->buf_lock);
@@ -350,9 +351,10 @@ static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx,
 							 sizeof(struct mk_scan_hit));
 		pool->buf_used[i] = 1;
 		pthread_rwlock_wrlock(&pool->buf_lock);
-		env->bufs[i] = buf;
 		env->hits[i] = hits;
 		env->caps[i] = buf ? (uint32_t)cap : 0;
+		/* bufs last: whoever sees it sees its caps and hits. */
+		__atomic_store_n(&env->bufs[i], buf, __ATOMIC_RELEASE);
 		pthread_rwlock_unlock(&pool->buf_lock);
 		idx[n++] = i;
 		if (!buf || !hits)
