@@ -14,7 +14,7 @@
 #                                          steering around open (known,
 #                                          unfixed) bugs, to reproduce them
 # Each harness lists the runtime sources it links on its "MK_FUZZ_SOURCES:"
-# line (globs allowed; runtime/backend_cuda.c is always left out, the stub
+# line (globs allowed; runtime/backend_cuda.c and _scan.c are left out, the stub
 # backend stands in), extra link flags on "MK_FUZZ_LIBS:" and extra
 # libFuzzer flags on "MK_FUZZ_OPTIONS:". They are built with clang straight
 # from runtime/*.c (libmk.a is gcc-built and uninstrumented).
@@ -61,7 +61,8 @@ build_one() { # target
 	[ -f "$src" ] || { echo "fuzz: no harness $src" >&2; return 1; }
 	# shellcheck disable=SC2086 # the field is a list of paths and globs
 	for f in $(field "$src" MK_FUZZ_SOURCES); do
-		[ "$f" = runtime/backend_cuda.c ] || srcs+=("$f")
+		case $f in runtime/backend_cuda.c | runtime/backend_cuda_scan.c) ;;
+		*) srcs+=("$f") ;; esac
 	done
 	# Rebuild only when the harness, a linked source or a header changed.
 	if [ -x "$bin" ] && [ -z "$(find "$src" tests/fuzz/mk_fuzz.h runtime \
