@@ -29,6 +29,7 @@
 #include "runtime/stream.h"
 #include "runtime/uring.h"
 #include "tests/mk_check.h"
+#include "tests/t_scan.h"
 #include "tests/t_cuda.h"
 #include "tests/t_runtime.h"
 
@@ -125,20 +126,6 @@ static struct mk_dfa *t_lits(const char *text)
 	return d;
 }
 
-static struct mk_dfa *t_binary_of(const struct mk_dfa *lit)
-{
-	size_t n = mk_dfa_table_bytes(lit);
-	uint8_t *table = malloc(n);
-	struct mk_dfa *b = NULL;
-	struct mk_err err;
-
-	ck_assert_ptr_nonnull(table);
-	ck_assert_int_eq(mk_dfa_export(lit, table, n), 0);
-	ck_assert_int_eq(mk_dfa_load_binary(table, n, &b, &err), 0);
-	free(table);
-	return b;
-}
-
 /* n random patterns of 3..11 bytes over the first @alpha byte values. */
 static struct mk_dfa *t_random_set(uint32_t n, uint32_t alpha)
 {
@@ -189,15 +176,6 @@ static void t_wait(uint32_t slot)
 	for (i = 0; i < NB; i++)
 		ck_assert_msg(mk_runtime_wait(sd[i].rt, slot, T_WAIT_NS) == 0,
 			      "%s: slot %u not DONE", names[i], slot);
-}
-
-static int t_cmp_hit(const void *x, const void *y)
-{
-	const struct mk_scan_hit *a = x, *b = y;
-
-	if (a->end_offset != b->end_offset)
-		return a->end_offset < b->end_offset ? -1 : 1;
-	return (a->pattern > b->pattern) - (a->pattern < b->pattern);
 }
 
 /* outs[b] and the kept hits (sorted) of both sides must be equal. */

@@ -21,6 +21,7 @@
 #include "runtime/dfa.h"
 #include "runtime/stream.h"
 #include "tests/mk_check.h"
+#include "tests/t_scan.h"
 
 #define LANES 32u
 
@@ -165,15 +166,6 @@ static void t_job(struct mk_lane_job *j, struct t_out *o)
 	free(pre);
 }
 
-static int t_cmp_hit(const void *x, const void *y)
-{
-	const struct mk_scan_hit *a = x, *b = y;
-
-	if (a->end_offset != b->end_offset)
-		return a->end_offset < b->end_offset ? -1 : 1;
-	return (a->pattern > b->pattern) - (a->pattern < b->pattern);
-}
-
 /* Random literals: @np patterns of 1..@maxl bytes over @alpha values. */
 static struct mk_dfa *t_random_set(uint32_t np, uint32_t maxl, uint32_t alpha)
 {
@@ -192,20 +184,6 @@ static struct mk_dfa *t_random_set(uint32_t np, uint32_t maxl, uint32_t alpha)
 	ck_assert_int_eq(mk_dfa_compile_literals(text, (size_t)(p - text), &d, &err), 0);
 	free(text);
 	return d;
-}
-
-static struct mk_dfa *t_binary_of(const struct mk_dfa *lit)
-{
-	size_t n = mk_dfa_table_bytes(lit);
-	uint8_t *table = malloc(n);
-	struct mk_dfa *b = NULL;
-	struct mk_err err;
-
-	ck_assert_ptr_nonnull(table);
-	ck_assert_int_eq(mk_dfa_export(lit, table, n), 0);
-	ck_assert_int_eq(mk_dfa_load_binary(table, n, &b, &err), 0);
-	free(table);
-	return b;
 }
 
 /* The job scan_post would post for these args, on @d's tables. */

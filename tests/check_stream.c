@@ -23,6 +23,7 @@
 #include "runtime/uring.h"
 #include "runtime/wake.h"
 #include "tests/mk_check.h"
+#include "tests/t_scan.h"
 #include "tests/t_cuda.h"
 #include "tests/t_runtime.h"
 
@@ -264,8 +265,8 @@ END_TEST
 START_TEST(test_stream_binary_dfa_carries_state)
 {
 	static struct pats ps;
-	size_t len = 4096 * 3 + 5, i, tb;
-	uint8_t *buf = malloc(len), *table;
+	size_t len = 4096 * 3 + 5, i;
+	uint8_t *buf = malloc(len);
 	struct mk_dfa *lit, *bin = NULL;
 	struct mk_stream_progress pr;
 	struct mk_scan_hit dummy[1];
@@ -281,10 +282,7 @@ START_TEST(test_stream_binary_dfa_carries_state)
 	memcpy(buf + 4096 - 2, "abcab", 5);
 	write_file(buf, len);
 	lit = compile(&ps);
-	tb = mk_dfa_table_bytes(lit);
-	table = malloc(tb);
-	ck_assert_int_ge(mk_dfa_export(lit, table, tb), 0);
-	ck_assert_int_eq(mk_dfa_load_binary(table, tb, &bin, &err), 0);
+	bin = t_binary_of(lit);
 	set = mk_scan_pool_add_set(pool, bin, &err);
 	pr = run_stream(set, len, 4096, 10);
 	ck_assert_str_eq(mk_stream_state_name(pr.state), "done");
@@ -292,7 +290,6 @@ START_TEST(test_stream_binary_dfa_carries_state)
 	mk_scan_pool_remove_set(pool, set, NULL);
 	mk_dfa_destroy(bin);
 	mk_dfa_destroy(lit);
-	free(table);
 	free(buf);
 }
 END_TEST
