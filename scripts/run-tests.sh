@@ -23,7 +23,10 @@ fi
 wrap=()
 if [ -n "${MK_VALGRIND:-}" ]; then
 	export CK_FORK=no
-	wrap=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
+	# --fair-sched: valgrind runs one thread at a time; its default lock
+	# lets a thread that polls re-take it at once and starve the thread it
+	# waits for, a hang no real scheduler produces.
+	wrap=(valgrind -q --fair-sched=try --leak-check=full --errors-for-leak-kinds=definite
 		--error-exitcode=3 --suppressions=tests/valgrind.supp)
 fi
 

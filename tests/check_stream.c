@@ -117,6 +117,28 @@ static uint64_t oracle(const struct pats *ps, const uint8_t *buf, size_t len,
 	return total;
 }
 
+/*
+ * Wait until @s leaves state=running. Bounded (T_STREAM_WAIT_S, generous
+ * enough for valgrind on a slow 2-core machine): a stream that never ends
+ * fails the test with its progress instead of hanging the suite.
+ */
+#define T_STREAM_WAIT_S 300
+static void wait_stream(struct mk_stream *s, struct mk_stream_progress *pr)
+{
+	int64_t deadline = mk_now_ns() + (int64_t)T_STREAM_WAIT_S * 1000000000;
+
+	for (;;) {
+		mk_stream_progress(s, pr);
+		if (pr->state != MK_STREAM_RUNNING)
+			return;
+		ck_assert_msg(mk_now_ns() < deadline,
+			      "stream still running after %d s: bytes=%llu of %llu",
+			      T_STREAM_WAIT_S, (unsigned long long)pr->bytes,
+			      (unsigned long long)pr->total);
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+	}
+}
+
 static struct mk_stream_progress run_stream(int set, size_t size, uint32_t chunk,
 					    uint32_t max_hits)
 {
@@ -134,10 +156,7 @@ static struct mk_stream_progress run_stream(int set, size_t size, uint32_t chunk
 	p.chunk_bytes = chunk;
 	p.max_hits = max_hits;
 	ck_assert_msg(mk_stream_start(pool, &p, &s, &err) == 0, "%s", err.msg);
-	do {
-		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
-		mk_stream_progress(s, &pr);
-	} while (pr.state == MK_STREAM_RUNNING);
+	wait_stream(s, &pr);
 	mk_stream_destroy(s);
 	return pr;
 }
@@ -168,10 +187,7 @@ static void check_equal(const struct pats *ps, const uint8_t *buf, size_t len,
 	p.max_hits = max_hits;
 	p.nbufs = nbufs;
 	ck_assert_msg(mk_stream_start(pool, &p, &s, &err) == 0, "%s", err.msg);
-	do {
-		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
-		mk_stream_progress(s, &pr);
-	} while (pr.state == MK_STREAM_RUNNING);
+	wait_stream(s, &pr);
 	ck_assert_str_eq(mk_stream_state_name(pr.state), "done");
 	ck_assert_uint_eq(pr.matches, total);
 	ck_assert_uint_eq(pr.bytes, len);
@@ -363,10 +379,7 @@ START_TEST(test_stream_truncated_while_streaming)
 	ck_assert_int_eq(mk_stream_start(pool, &p, &s, &err), 0);
 	ck_assert_int_eq(ftruncate(fd, 8192), 0);
 	close(fd);
-	do {
-		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
-		mk_stream_progress(s, &pr);
-	} while (pr.state == MK_STREAM_RUNNING);
+	wait_stream(s, &pr);
 	/* A race: the stream may finish 64 MiB before the truncate lands. */
 	if (pr.state != MK_STREAM_DONE) {
 		ck_assert_str_eq(mk_stream_state_name(pr.state), "failed");
@@ -406,23 +419,26 @@ START_TEST(test_stream_cancel_and_concurrent_ring)
 		p[i].max_hits = 3;
 		ck_assert_int_eq(mk_stream_start(pool, &p[i], &s[i], &err), 0);
 	}
-	for (k = 0; k < 2000; k++) { /* ring commands keep flowing */
-		uint32_t slot = 60 + (uint32_t)k % 4;
+	/*
+	 * Ring commands keep flowing. Slots 0-3: streams reserve from the
+	 * top of the ring, and a retry loop on a slot a stream holds would
+	 * spin (its slot is DONE until the stream harvests it).
+	 */
+	for (k = 0; k < 2000; k++) {
+		uint32_t slot = (uint32_t)k % 4;
 
-		while (mk_runtime_publish(rt, slot, 0, MK_OP_ATOMIC_ADD, args, 2,
-					  NULL) != 0)
-			mk_runtime_wait(rt, slot, T_WAIT_NS);
+		if (k >= 4) /* its previous command */
+			ck_assert_int_eq(mk_runtime_wait(rt, slot, T_WAIT_NS), 0);
+		ck_assert_int_eq(mk_runtime_publish(rt, slot, 0, MK_OP_ATOMIC_ADD,
+						    args, 2, NULL), 0);
 	}
 	mk_stream_cancel(s[1]);
-	do {
-		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
-		mk_stream_progress(s[0], &pr);
-	} while (pr.state == MK_STREAM_RUNNING);
+	wait_stream(s[0], &pr);
 	ck_assert_str_eq(mk_stream_state_name(pr.state), "done");
 	ck_assert_uint_eq(pr.matches, len - 1);
 	mk_stream_destroy(s[1]); /* cancelled mid-stream: no leak, no hang */
 	mk_stream_destroy(s[0]);
-	for (k = 60; k < 64; k++)
+	for (k = 0; k < 4; k++)
 		ck_assert_int_eq(mk_runtime_wait(rt, (uint32_t)k, T_WAIT_NS), 0);
 	ck_assert_uint_eq(t_ctl(rt, MK_CTL_OBSERVABLE_BASE + 9), 2000);
 	mk_scan_pool_remove_set(pool, p[0].set, NULL);
