@@ -3,7 +3,8 @@
  * fs/file_errors.c - the `errors` file and the one error reply path.
  * A reader can only get an errno back, so every rejection is also kept
  * here (the last 64: time, path, errno name, message with "Fix:") and
- * sent to fuse_log (stderr in the foreground, syslog otherwise).
+ * sent to fuse_log (stderr in the foreground, syslog otherwise), at most
+ * MK_FS_LOG_BURST lines a second.
  */
 #include "fs/fs.h"
 #include "fs/obj.h"
@@ -29,10 +30,17 @@ static const char *message_of(const struct mk_err *err, int rc, char *buf,
 	return buf;
 }
 
-static void record(struct mk_fs *fs, const char *path, int rc,
-		   const char *msg)
+/*
+ * Keep the rejection in the `errors` ring. Returns whether it may go to the
+ * log too: at most MK_FS_LOG_BURST lines a second, so a script retrying a
+ * busy slot cannot flood syslog; *dropped is then the count held back since
+ * the last logged line (the ring keeps them all).
+ */
+static int record(struct mk_fs *fs, const char *path, int rc,
+		  const char *msg, uint64_t *dropped)
 {
 	struct mk_fs_error_rec *r;
+	int log;
 
 	pthread_mutex_lock(&fs->err_lock);
 	r = &fs->errs[fs->err_total % MK_FS_ERRORS_KEEP];
@@ -41,7 +49,20 @@ static void record(struct mk_fs *fs, const char *path, int rc,
 	r->code = rc;
 	snprintf(r->msg, sizeof(r->msg), "%s", msg);
 	fs->err_total++;
+	if (r->when.tv_sec != fs->log_sec) {
+		fs->log_sec = r->when.tv_sec;
+		fs->log_burst = 0;
+	}
+	log = fs->log_burst < MK_FS_LOG_BURST;
+	if (log) {
+		fs->log_burst++;
+		*dropped = fs->log_dropped;
+		fs->log_dropped = 0;
+	} else {
+		fs->log_dropped++;
+	}
 	pthread_mutex_unlock(&fs->err_lock);
+	return log;
 }
 
 void mk_fs_record(struct mk_fs *fs, const struct mk_fs_node *n, int rc,
@@ -50,10 +71,18 @@ void mk_fs_record(struct mk_fs *fs, const struct mk_fs_node *n, int rc,
 	char path[MK_FS_PATH_MAX], fallback[MK_ERR_MSG_MAX];
 	const char *msg = message_of(err, rc, fallback, sizeof(fallback));
 
+	uint64_t dropped = 0;
+
 	mk_fs_obj_path(fs, n, path, sizeof(path));
+	if (!record(fs, path, rc, msg, &dropped))
+		return;
+	if (dropped)
+		fuse_log(FUSE_LOG_ERR, "megafs: %llu more rejections not logged "
+			 "(over %u a second; the errors file keeps the last %u)\n",
+			 (unsigned long long)dropped, MK_FS_LOG_BURST,
+			 MK_FS_ERRORS_KEEP);
 	fuse_log(FUSE_LOG_ERR, "megafs: %s: %s: %s\n", path,
 		 mk_errno_name(rc), msg);
-	record(fs, path, rc, msg);
 }
 
 void mk_fs_reject(struct mk_fs *fs, fuse_req_t req,

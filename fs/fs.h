@@ -27,6 +27,7 @@
 #endif
 
 #define MK_FS_ERRORS_KEEP 64u    /* lines kept by the `errors` file */
+#define MK_FS_LOG_BURST 10u      /* rejections logged per second at most */
 #define MK_FS_MAX_WRITE (1u << 20) /* 1 MiB = 16,384 slot images */
 #define MK_FS_PATH_MAX 96u   /* "streams/<48-byte name>/chunk_bytes" fits */
 
@@ -87,6 +88,10 @@ struct mk_fs {
 	pthread_mutex_t err_lock;
 	struct mk_fs_error_rec errs[MK_FS_ERRORS_KEEP];
 	uint64_t err_total;
+	/* log rate limit (under err_lock): a burst per second, then a count */
+	int64_t log_sec;
+	uint32_t log_burst;
+	uint64_t log_dropped;
 	/* reaper state, guarded by watch_lock */
 	pthread_mutex_t watch_lock;
 	pthread_cond_t watch_cond;   /* signalled when the reaper has work */

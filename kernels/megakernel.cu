@@ -419,7 +419,9 @@ static __device__ void worker(const mk_cuda_kargs &a, const mk_exec *x,
 	uint64_t next_poll = !a.priority && threadIdx.x / 32u == WARPS_PER_BLOCK - 1u
 				     ? ~0ull : 0u;
 
-	while (ld_vol(stop) != a.launch_id) {
+	/* Lane 0's view of the stop word for all: pop_chunk and the scan
+	 * need the whole warp, so the exit must be warp-uniform. */
+	while (__shfl_sync(FULL_MASK, ld_vol(stop), 0) != a.launch_id) {
 		if (pop_chunk(a, &first, &count)) {
 			/* Read before the ring loads: an L2 load waits behind them. */
 			want = ld_vol(&a.ds->want);

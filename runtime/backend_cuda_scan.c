@@ -133,6 +133,7 @@ void mk_cuda_free_shared(struct mk_backend *b, void *p)
 		s->used = 0; /* a spare until the kernel stops */
 	} else if (s) {
 		*pp = s->next;
+		cudaSetDevice(b->dev); /* as every other call here: not GPU 0 */
 		cudaFreeHost(s->p);
 		free(s);
 	}

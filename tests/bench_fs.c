@@ -8,7 +8,11 @@
  *      peer for both: a 64-byte pwrite + 64-byte pread on the null file;
  *   3. batched publish through ring/raw with 4 KiB, 64 KiB and 1 MiB
  *      pwrites, to completion (control/done_count), in slots/s;
- *      peer: pwrites of the same size to the null file.
+ *      peer: pwrites of the same size to the null file;
+ *   4. the host half of 3 alone: with the kernel stopped (control/shutdown)
+ *      one lap of the ring is written with 1 MiB pwrites and timed, then
+ *      the kernel restarts and drains it untimed; this is the ceiling the
+ *      file path puts on 3 whatever the backend drains.
  * Needs /dev/fuse and MEGAFS_BIN / MK_BUILD (scripts/bench.sh sets them).
  * Usage: bench_fs [backend] [iterations]
  */
@@ -217,6 +221,58 @@ static double raw_rate(struct mount *m, size_t bytes, uint64_t total_slots)
 	return (double)sent / ((double)t0 / 1e9);
 }
 
+static int write_file_text(struct mount *m, const char *name, const char *text)
+{
+	int fd = openat_mount(m, name, O_WRONLY), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * slots/s of ring/raw's host half: FUSE delivers @bytes-sized pwrites and
+ * the runtime publishes them into a stopped kernel (nothing drains, so
+ * nothing waits), one ring lap per round, best of @rounds.
+ */
+static double raw_host_rate(struct mount *m, size_t bytes, int rounds)
+{
+	uint64_t lap = (uint64_t)RAW_SLOTS * 64, off, base;
+	struct mk_slot *img = NULL;
+	int fd = openat_mount(m, "ring/raw", O_RDWR), r;
+	double best = 0;
+
+	if (fd < 0 || posix_memalign((void **)&img, 4096, bytes))
+		goto out;
+	memset(img, 0, bytes);
+	for (r = 0; r < rounds; r++) {
+		int64_t t0;
+
+		base = read_done(m);
+		if (write_file_text(m, "control/shutdown", "1"))
+			break;
+		t0 = mk_now_ns();
+		for (off = 0; off < lap; off += bytes)
+			if (pwrite(fd, img, bytes, (off_t)off) != (ssize_t)bytes)
+				break;
+		t0 = mk_now_ns() - t0;
+		if (write_file_text(m, "control/shutdown", "0") || off < lap)
+			break;
+		if ((double)RAW_SLOTS / ((double)t0 / 1e9) > best)
+			best = (double)RAW_SLOTS / ((double)t0 / 1e9);
+		while (read_done(m) - base < RAW_SLOTS)
+			usleep(1000);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(img);
+	return best;
+}
+
 static double null_write_rate(struct mount *m, size_t bytes, uint64_t total_slots)
 {
 	char *buf = NULL;
@@ -277,6 +333,10 @@ int main(int argc, char **argv)
 		printf("ring/raw %7zu B writes: %8.2f M slots/s   null FUSE same writes: %8.2f M slots/s  ratio %.2f\n",
 		       sizes[i], b / 1e6, a / 1e6, b / a);
 	}
+	a = null_write_rate(&nl, sizes[2], 2000000);
+	b = raw_host_rate(&mk, sizes[2], 8);
+	printf("ring/raw host half, 1 MiB writes into a stopped kernel: %8.2f M slots/s   null FUSE: %8.2f M slots/s  ratio %.2f\n",
+	       b / 1e6, a / 1e6, b / a);
 	stop_mount(&mk);
 	stop_mount(&nl);
 	return 0;

@@ -53,6 +53,11 @@ def cmd(argv):
     else:
         globals()['t_' + c](*argv[1:])
 
+def t_hammer(p, n):  # n rejected writes, as fast as they go
+    for _ in range(int(n)):
+        if pw(p, b'frobnicate') != 'EINVAL':
+            print('not EINVAL'); return
+
 def t_raw(M):      # batched publish, all-or-nothing
     p = M + '/ring/raw'
     ok = b''.join(img(1, 2, 1, 190) for _ in range(16))
@@ -464,6 +469,18 @@ has "errors Fix" "$(grep 'ring/40 E2BIG' "$MNT/errors")" "Fix:"
 eq "errors all have Fix" "$(grep -vc 'Fix:' "$MNT/errors")" 0
 has "errors time" "$(head -n1 "$MNT/errors")" "Z ring/40 EINVAL"
 has "errors to log" "$(cat "$TMP/log")" "ring/40: EINVAL: unknown mnemonic 'frobnicate'"
+# A script hammering a bad write: the errors file keeps the last 64, the log
+# gets at most 10 lines a second (then one "not logged" count line).
+t0=$(date +%s)
+eq "hammer" "$(py hammer "$MNT/ring/42" 300)" ""
+t1=$(date +%s)
+eq "errors keeps 64" "$(grep -c 'ring/42 EINVAL' "$MNT/errors")" 64
+nlog=$(grep -c 'ring/42: EINVAL' "$TMP/log")
+[ "$nlog" -ge 1 ] && [ "$nlog" -le $((10 * (t1 - t0 + 1))) ] ||
+	fail "log rate limit: $nlog lines in $((t1 - t0 + 1)) s"
+sleep 1.1 # the next rejection falls in a new second: logged, with the count
+echo frobnicate >"$MNT/ring/43" 2>/dev/null
+has "log held-back count" "$(cat "$TMP/log")" "more rejections not logged"
 
 # ---- host writes -------------------------------------------------------------
 echo 1234 >"$MNT/observables/7"; eq "observable write" "$(obs 7)" 1234
