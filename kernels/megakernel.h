@@ -108,7 +108,7 @@ struct mk_cuda_geom {
 	uint32_t pq_cap;    /* cells per priority partition queue */
 	uint32_t sq_cap;    /* SQ entries (mapped host memory) */
 	/* byte offsets inside the device scheduler area, and its size */
-	size_t off_bq, off_bq_cells, off_park, off_pq, bytes;
+	size_t off_bq, off_bq_cells, off_park, off_pq, off_scan, bytes;
 };
 
 /* Launch arguments, passed by value. Pointers are device addresses. */
@@ -237,7 +237,11 @@ static inline void mk_cuda_geom_init(struct mk_cuda_geom *g, uint32_t slots,
 	g->off_bq_cells = g->off_bq + (size_t)nblocks * sizeof(struct mk_cuda_bqueue);
 	g->off_park = g->off_bq_cells + (size_t)nblocks * g->bq_cap * 8u;
 	g->off_pq = g->off_park + (size_t)g->park_cap * 8u;
-	g->bytes = g->off_pq + (size_t)MK_CUDA_PQ_COUNT * g->pq_cap * 4u;
+	/* The scan area lives here too: zeroed before the first launch, so no
+	 * allocation or memset runs beside the resident kernel for it. */
+	g->off_scan = (g->off_pq + (size_t)MK_CUDA_PQ_COUNT * g->pq_cap * 4u +
+		       255u) & ~(size_t)255u;
+	g->bytes = g->off_scan + sizeof(struct mk_cuda_scan_area);
 }
 
 /* ---- host functions compiled by nvcc (kernels/megakernel.cu) ------------- */

@@ -43,7 +43,7 @@ struct mk_cuda_scan_host {
 	struct mk_cuda_up up[MK_SCAN_MAX_SETS];
 	struct mk_scan_env *env;  /* of the published snapshot */
 	void *tab;                /* device: published snapshot, or NULL */
-	void *area;               /* device: job area, from the first set_scan */
+	void *area;               /* device: job area inside b->dmem (g.off_scan) */
 	int published;           /* dstate.scan_area was written */
 };
 

@@ -203,8 +203,7 @@ void mk_cuda_scan_fini(struct mk_backend *b)
 	pthread_mutex_lock(&h->mu);
 	for (i = 0; i < MK_SCAN_MAX_SETS; i++)
 		retire(h, h->up[i].dev);
-	retire(h, h->tab);
-	retire(h, h->area);
+	retire(h, h->tab); /* h->area is part of b->dmem */
 	free_dead(h);
 	free_shm(h, 1);
 	pthread_mutex_unlock(&h->mu);
@@ -343,32 +342,19 @@ static int same_set(const struct mk_cuda_up *u, const struct mk_dfa *d,
 		      u->hv.states == v->states && u->hv.max_len == v->max_len);
 }
 
-/* The job area, once: zeroed device memory whose address the kernel keeps. */
+/*
+ * The job area, once: part of the backend's device allocation (geometry
+ * off_scan), zeroed before the first launch; the kernel learns its address
+ * here. No cudaMalloc or memset runs beside the resident kernel for it.
+ */
 static int ensure_area(struct mk_backend *b, struct mk_err *err)
 {
 	struct mk_cuda_scan_host *h = &b->scan;
-	cudaError_t e;
 	int rc;
 
 	if (h->published)
 		return 0;
-	if (!h->area) {
-		e = cudaMalloc(&h->area, sizeof(struct mk_cuda_scan_area));
-		if (e != cudaSuccess) {
-			h->area = NULL;
-			return mk_cuda_err(err, e, "cannot allocate the GPU scan area");
-		}
-		pthread_mutex_lock(&b->io_mu);
-		e = cudaMemsetAsync(h->area, 0, sizeof(struct mk_cuda_scan_area),
-				    b->side);
-		pthread_mutex_unlock(&b->io_mu);
-		if (e != cudaSuccess) {
-			retire(h, h->area);
-			h->area = NULL;
-			return mk_cuda_err(err, e, "cannot clear the GPU scan area");
-		}
-	}
-	/* The memset and this word share the side stream: in order. */
+	h->area = (char *)b->ka.ds + b->g.off_scan;
 	rc = put_word64(b, &b->ka.ds->scan_area, (uint64_t)(uintptr_t)h->area, err);
 	h->published = rc == 0;
 	return rc;
