@@ -70,7 +70,6 @@ void mk_fs_record(struct mk_fs *fs, const struct mk_fs_node *n, int rc,
 {
 	char path[MK_FS_PATH_MAX], fallback[MK_ERR_MSG_MAX];
 	const char *msg = message_of(err, rc, fallback, sizeof(fallback));
-
 	uint64_t dropped = 0;
 
 	mk_fs_obj_path(fs, n, path, sizeof(path));
