@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +66,20 @@ static uint32_t queue_of(struct mk_backend *b, uint32_t slot)
 static void enqueue(struct mk_backend *b, uint32_t slot)
 {
 	struct mk_mpmc *q = &b->q[queue_of(b, slot)];
+	unsigned spins = 0;
 
 	/*
 	 * A slot is queued at most once and capacity is 2 * slots, so "full"
 	 * only means a consumer is between taking a cell and freeing it:
-	 * retry, never drop a doorbell.
+	 * retry, never drop a doorbell. That consumer may be preempted (or,
+	 * under valgrind, waiting for the one thread that runs): yield to it.
 	 */
-	while (mk_mpmc_push(q, slot))
-		__builtin_ia32_pause();
+	while (mk_mpmc_push(q, slot)) {
+		if (++spins % 64u == 0)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
+	}
 }
 
 static void park(struct mk_backend *b, uint32_t slot)
