@@ -38,6 +38,18 @@ else
   CUDA_ON := 0
 endif
 
+# A fresh machine: install what is missing (scripts/deps.sh) before the
+# pkg-config lines below read the flags; as a prerequisite it would run too
+# late, and beside the compilers under -j. Once per top-level make.
+NODEPS_GOALS := clean lint format cuda-status deps
+ifeq ($(MAKELEVEL),0)
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell scripts/deps.sh >&2 && echo ok),ok)
+$(error scripts/deps.sh could not install the build dependencies. Fix: follow its message above, then run make again)
+endif
+endif
+endif
+
 PKGS := fuse3 liburing check
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null)
@@ -106,7 +118,7 @@ endif
 
 .PHONY: all deps test demo bench check-asan check-valgrind check-tsan \
 	check-gpu check-fault lint clean cuda-status format fuzz
-all: deps cuda-status $(LIBMK) $(MEGAFS) $(TEST_BIN) $(BENCH_BIN) $(TOOL_BIN)
+all: cuda-status $(LIBMK) $(MEGAFS) $(TEST_BIN) $(BENCH_BIN) $(TOOL_BIN)
 
 deps:
 	@scripts/deps.sh
