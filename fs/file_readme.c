@@ -11,6 +11,7 @@ static const char readme_text[] =
 	"ring/0 .. ring/%u   rw  one slot each; write a command, read 16 words\n"
 	"ring/raw           rw  all slots as binary, %u * 64 bytes; pwrite k*64\n"
 	"                       bytes at 64*s publishes s..s+k-1 all-or-nothing\n"
+	"                       (1 MiB from an unaligned buffer: a short count)\n"
 	"call               rw  private channel per open: write commands, read\n"
 	"                       each completed slot line in write order\n"
 	"control/metrics    r   \"name value\" per opcode, done_count, epoch, ...\n"

@@ -126,6 +126,23 @@ int mk_fs_ring_raw_read(struct mk_fs *fs, uint64_t off, size_t size,
 	return (int)done;
 }
 
+/*
+ * The kernel cuts a direct_io write at max_pages pages of the caller's
+ * buffer: 1 MiB from a buffer that does not start on a page boundary
+ * arrives as a first piece of 1 MiB minus the buffer's page offset, rarely
+ * a multiple of 64, then the rest. Such a first piece publishes its whole
+ * images and answers with a short count, so the kernel returns that count
+ * to pwrite(2) and never sends the rest: the caller (like any caller of
+ * write on a pipe or socket) writes the remainder, starting with the cut
+ * image. Any other length that is not a multiple of 64 is EINVAL.
+ */
+static int split_piece(size_t size, uint64_t off)
+{
+	return off % MK_SLOT_BYTES == 0 && size % MK_SLOT_BYTES &&
+	       size > MK_FS_MAX_WRITE - MK_FS_PAGE && size < MK_FS_MAX_WRITE;
+}
+
+/* Returns the number of bytes published (size, or less for a split piece). */
 int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 			 uint64_t off, struct mk_err *err)
 {
@@ -134,6 +151,8 @@ int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 	const struct mk_slot *img;
 	int rc;
 
+	if (split_piece(size, off))
+		size -= size % MK_SLOT_BYTES;
 	if (size == 0 || off % MK_SLOT_BYTES || size % MK_SLOT_BYTES)
 		return mk_err_setf(err, -EINVAL,
 				   "write whole 64-byte slot images at an offset that is a multiple of 64 (slot s at 64*s)",
@@ -159,5 +178,5 @@ int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 	}
 	rc = mk_runtime_publish_images(fs->rt, first, img, count, err);
 	free(copy);
-	return rc;
+	return rc ? rc : (int)size;
 }

@@ -29,6 +29,7 @@
 #define MK_FS_ERRORS_KEEP 64u    /* lines kept by the `errors` file */
 #define MK_FS_LOG_BURST 10u      /* rejections logged per second at most */
 #define MK_FS_MAX_WRITE (1u << 20) /* 1 MiB = 16,384 slot images */
+#define MK_FS_PAGE 4096u /* the kernel splits direct_io writes by pages */
 #define MK_FS_PATH_MAX 96u   /* "streams/<48-byte name>/chunk_bytes" fits */
 
 /* A growable text buffer for generated file contents. */
@@ -163,6 +164,7 @@ int mk_fs_slot_write(struct mk_fs *fs, uint32_t slot, const char *buf,
 /* ring/raw: bytes [off, off+size) of the ring into @dst; returns count. */
 int mk_fs_ring_raw_read(struct mk_fs *fs, uint64_t off, size_t size,
 			char *dst);
+/* ring/raw: publish whole images; returns bytes taken (short for a split piece). */
 int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 			 uint64_t off, struct mk_err *err);
 /* poll revents of ring/N now (POLLIN when DONE). */

@@ -476,8 +476,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		rc = write_at_zero(fs, &h->node, buf, size, off, &err);
 	else if (h->obj && is_stream_file(h->node.kind))
 		rc = mk_fs_stream_write(fs, req, h, buf, size, &err);
-	else if (h->node.kind == MK_FS_RING_RAW)
+	else if (h->node.kind == MK_FS_RING_RAW) {
 		rc = mk_fs_ring_raw_write(fs, buf, size, (uint64_t)off, &err);
+		if (rc > 0) {
+			size = (size_t)rc; /* short only for a split piece */
+			rc = 0;
+		}
+	}
 	else if (h->node.kind == MK_FS_CTL_RAW)
 		rc = mk_fs_ctl_raw_write(fs, buf, size, (uint64_t)off, &err);
 	else

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# ring/raw batches of the largest size, the way a script writes them: a
+# 1 MiB pwrite from a buffer that is not page-aligned (a Python bytes
+# object) reaches megafs as two FUSE writes, since the kernel cuts direct_io
+# writes at 256 pages of the caller's buffer. megafs publishes the first
+# piece's whole images and returns a short count; the caller writes the
+# rest. Checked: the short count is a multiple of 64, exactly the slots it
+# covers were published, the rest were not, the remainder write publishes
+# them, and a page-aligned 1 MiB write (mmap) goes through whole. Also
+# that a length that is not a multiple of 64 (and is no split piece) is
+# still EINVAL with nothing published.
+TMP_PREFIX=/tmp/mk-raw.XXXXXX
+MOUNT_OPTS=backend=cpu,slots=32768
+# shellcheck source=tests/sh/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+do_mount ""
+out=$(python3 - "$MNT" <<'EOF'
+import errno, mmap, os, struct, sys, time
+mnt = sys.argv[1]
+N = 16384                     # 1 MiB of images
+def image(i):                 # STORE_U32 value i+1 into observable word 160 + i % 64
+    return struct.pack("<16I", 1, 1, 0, 2, i + 1, 160 + i % 64, *([0] * 10))
+data = b"".join(image(i) for i in range(N))
+fd = os.open(mnt + "/ring/raw", os.O_RDWR)
+
+def status(slot):
+    return struct.unpack("<I", os.pread(fd, 4, slot * 64))[0]
+
+def wait_done(first, count):
+    for _ in range(2000):
+        if all(status(s) == 3 for s in range(first, first + count, 97)) and \
+           status(first + count - 1) == 3:
+            return True
+        time.sleep(0.005)
+    return False
+
+# 1. Unaligned 1 MiB buffer (bytes object): a short count, then the rest.
+n = os.pwrite(fd, data, 0)
+print("short", n, n % 64, n < len(data))
+wait_done(0, n // 64)
+print("published_first", sum(status(s) == 3 for s in range(N)))
+rest = os.pwrite(fd, data[n:], n)
+print("rest", rest, n + rest == len(data))
+print("all_done", wait_done(0, N))
+# 2. A page-aligned 1 MiB buffer goes through whole.
+m = mmap.mmap(-1, len(data))
+m.write(data)
+print("aligned", os.pwrite(fd, m, N * 64) == len(data))
+print("aligned_done", wait_done(N, N))
+# 3. 100 bytes: EINVAL, nothing published.
+try:
+    os.pwrite(fd, data[:100], 0)
+    print("odd", "accepted")
+except OSError as e:
+    print("odd", errno.errorcode[e.errno])
+EOF
+)
+echo "$out"
+short=$(echo "$out" | awk '/^short/ { print $3, $4 }')
+eq "unaligned 1 MiB: short count, a multiple of 64" "$short" "0 True"
+first=$(echo "$out" | awk '/^short/ { print $2 / 64 }')
+eq "exactly the slots the short count covers ran" \
+	"$(echo "$out" | awk '/^published_first/ { print $2 }')" "$first"
+has "the remainder write completes the batch" "$out" "rest"
+eq "remainder" "$(echo "$out" | awk '/^rest/ { print $3 }')" True
+eq "all 16384 of the first batch DONE" "$(echo "$out" | awk '/^all_done/ { print $2 }')" True
+eq "page-aligned 1 MiB write taken whole" "$(echo "$out" | awk '/^aligned / { print $2 }')" True
+eq "page-aligned batch DONE" "$(echo "$out" | awk '/^aligned_done/ { print $2 }')" True
+eq "100-byte write" "$(echo "$out" | awk '/^odd/ { print $2 }')" EINVAL
+has "errors names the 100-byte write" "$(tail -n 1 "$MNT/errors")" "Fix:"
+eq "store_u32 count: every image ran once" \
+	"$(awk '$1 == "store_u32" { print $2 }' "$MNT/control/metrics")" 32768
+do_umount
+echo "test_ring_raw: $checks checks, $fails failed"
+[ "$fails" -eq 0 ]
