@@ -183,24 +183,34 @@ demo: all
 bench: all
 	@scripts/bench.sh $(B)
 
+# The build a check-* target runs: B when given on the command line (make
+# check-asan B=/tmp/x builds there, so it must run there too), else
+# build/FLAVOR.
+flavor_b = $(if $(filter command line,$(origin B)),$(B),build/$(1))
+
+# Sanitizer reports go to files in a fresh directory (log_path), so that
+# those of processes whose stderr nobody reads (the daemons the mount tests
+# start in the background) are seen too: run-tests.sh prints them and
+# fails when any appears (MK_SAN_LOGS).
 check-asan:
 	@$(MAKE) --no-print-directory FLAVOR=asan all
-	@ASAN_OPTIONS=detect_leaks=1:protect_shadow_gap=0 \
-	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	 scripts/run-tests.sh build/asan
+	@logs=$$(mktemp -d /tmp/mk-asan-logs.XXXXXX) && \
+	 ASAN_OPTIONS=detect_leaks=1:protect_shadow_gap=0:log_path=$$logs/asan \
+	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$$logs/asan \
+	 MK_SAN_LOGS=$$logs scripts/run-tests.sh $(call flavor_b,asan)
 
 check-valgrind:
 	@$(MAKE) --no-print-directory FLAVOR=release all
-	@MK_VALGRIND=1 CK_FORK=no scripts/run-tests.sh build/release
+	@MK_VALGRIND=1 CK_FORK=no scripts/run-tests.sh $(call flavor_b,release)
 
 check-tsan:
 	@$(MAKE) --no-print-directory FLAVOR=tsan all
-	@MK_SUITES="$(MK_TSAN_SUITES)" scripts/run-tests.sh build/tsan
+	@MK_SUITES="$(MK_TSAN_SUITES)" scripts/run-tests.sh $(call flavor_b,tsan)
 
 check-fault:
 	@$(MAKE) --no-print-directory FLAVOR=fault all
 	@ASAN_OPTIONS=detect_leaks=1 CK_FORK=no MK_SUITES=check_fault \
-	 scripts/run-tests.sh build/fault
+	 scripts/run-tests.sh $(call flavor_b,fault)
 
 check-gpu: all
 	@MK_GPU=1 scripts/run-tests.sh $(B)
@@ -219,5 +229,20 @@ format:
 
 clean:
 	rm -rf build
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: megafs into $(PREFIX)/bin (on
+# mount(8)'s PATH, so fuse.megafs fstab lines work) and the man page;
+# make uninstall removes both.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+.PHONY: install uninstall
+install: $(MEGAFS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(MEGAFS) $(DESTDIR)$(BINDIR)/megafs
+	install -m 644 docs/megafs.1 $(DESTDIR)$(MANDIR)/man1/megafs.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/megafs $(DESTDIR)$(MANDIR)/man1/megafs.1
 
 -include $(wildcard $(B)/*/*.d)

@@ -498,10 +498,18 @@ int mk_proto_is_system(uint32_t op)
 	       op <= MK_OP_BATCH_FENCE;
 }
 
+/* PROTOCOL.md 5.2: op <= 7, PACKED_SLOT, PRINTF, SHUTDOWN (opcodes.def). */
 int mk_proto_is_builtin(uint32_t op)
 {
-	return op <= MK_OP_BATCH_FENCE || op == MK_OP_PACKED_SLOT ||
-	       op == MK_OP_PRINTF || op == MK_OP_SHUTDOWN;
+	switch (op) {
+#define MK_OPCODE(NAME, mnem, value, builtin) \
+	case value:                           \
+		return builtin;
+#include "runtime/opcodes.def"
+#undef MK_OPCODE
+	default:
+		return 0;
+	}
 }
 
 int mk_proto_validate_user_opcode(uint32_t op, struct mk_err *err)

@@ -5,11 +5,16 @@
  * commands; every counter and DONE_COUNT exact, every command executed
  * exactly once (each adds a distinct value, so a loss or a duplicate
  * changes the sum). Also contention on one slot, shutdown/restart under
- * load, and both scheduler variants.
+ * load, and both scheduler variants. With one worker: the priority
+ * variant's partition order, starvation rule and fairness words
+ * (PROTOCOL.md 6.3-6.4), and that idle workers sleep instead of spinning.
  *   build/release/tests/check_backend_cpu
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "runtime/proto.h"
 #include "tests/mk_check.h"
@@ -209,6 +214,212 @@ START_TEST(test_backend_cpu_stop_restart_loses_nothing)
 }
 END_TEST
 
+/* ---- priority scheduling with one worker (PROTOCOL.md 6.3-6.4) ----------- */
+
+#define PSLOTS 10u /* default partitions [0,2,4,6,8,10]: slot 2p is in p */
+#define OBS(k) (MK_CTL_OBSERVABLE_BASE + (k))
+
+/* Create (not start) a CPU runtime with @workers worker threads. */
+static struct mk_runtime *rt_create(enum mk_sched sched, uint32_t flags,
+				    uint32_t workers)
+{
+	struct mk_config cfg;
+	struct mk_runtime *rt = NULL;
+	struct mk_err err;
+	int rc;
+
+	mk_config_init(&cfg);
+	cfg.backend = "cpu";
+	cfg.slots = PSLOTS;
+	cfg.scheduler = sched;
+	cfg.flags = flags;
+	cfg.workers = workers;
+	cfg.tenants = 4;
+	rc = mk_runtime_create(&cfg, &rt, &err);
+	ck_assert_msg(rc == 0, "create: %d %s", rc, err.msg);
+	return rt;
+}
+
+/*
+ * A probe in partition @p (slot 2p + @idx): when it runs it copies
+ * DONE_COUNT (how many slots ran before it) to OBS(k) and the starvation
+ * word (already updated by its own claim) to OBS(8 + k).
+ */
+static void probe(struct mk_runtime *rt, uint32_t p, uint32_t idx,
+		  uint32_t tenant, uint32_t k)
+{
+	struct mk_packed_op ops[2] = {
+		{ MK_OP_LOAD_U32, 2, { MK_CTL_DONE_COUNT, k } },
+		{ MK_OP_LOAD_U32, 2, { MK_CTL_PRIORITY_STARVATION, 8 + k } },
+	};
+	struct mk_err err;
+	int rc;
+
+	rc = mk_runtime_publish_packed(rt, 2 * p + idx, tenant, ops, 2, &err);
+	ck_assert_msg(rc == 0, "publish: %d %s", rc, err.msg);
+}
+
+static void start(struct mk_runtime *rt)
+{
+	ck_assert_int_eq(mk_runtime_start(rt, NULL), 0);
+}
+
+/* Queued IDLE..CRITICAL (in that order) run CRITICAL first. */
+START_TEST(test_backend_cpu_priority_partition_order)
+{
+	struct mk_runtime *rt = rt_create(MK_SCHED_PRIORITY, 0, 1);
+	static const uint32_t starv[5] = { 1, 2, 0, 0, 0 };
+	uint32_t p;
+
+	for (p = 0; p <= 5; p++)
+		ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_OFFSETS_BASE + p),
+				  2 * p);
+	for (p = 5; p-- > 0;)
+		probe(rt, p, 0, p % 4, p);
+	start(rt);
+	for (p = 0; p < 5; p++)
+		ck_assert_int_eq(mk_runtime_wait(rt, 2 * p, T_WAIT_NS), 0);
+	for (p = 0; p < 5; p++) {
+		ck_assert_msg(t_ctl(rt, OBS(p)) == p, "partition %u ran %u-th",
+			      p, t_ctl(rt, OBS(p)));
+		/* CRITICAL/HIGH claims add 1, lower ones reset to 0. */
+		ck_assert_uint_eq(t_ctl(rt, OBS(8 + p)), starv[p]);
+		ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + p), 1);
+	}
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_STARVATION), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_FAIRNESS_BASE + 0), 2);
+	for (p = 1; p < 4; p++)
+		ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_FAIRNESS_BASE + p), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_FAIRNESS_BASE + 4), 0);
+	mk_runtime_destroy(rt);
+}
+END_TEST
+
+/*
+ * Hazard 6.4 as the reference has it: with the counter at 16 and no
+ * lower work, CRITICAL is never served; a LOW slot resets the counter.
+ */
+START_TEST(test_backend_cpu_priority_starvation_hazard)
+{
+	struct mk_runtime *rt = rt_create(MK_SCHED_PRIORITY, 0, 1);
+
+	start(rt);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_PRIORITY_STARVATION,
+					      16, NULL), 0);
+	probe(rt, 0, 0, 1, 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 0, 100000000), -ETIMEDOUT);
+	ck_assert_int_eq(mk_runtime_slot_status(rt, 0), MK_SLOT_PUBLISHED);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_STARVATION), 16);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 0), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_FAIRNESS_BASE + 1), 0);
+	probe(rt, 3, 0, 2, 3); /* LOW */
+	ck_assert_int_eq(mk_runtime_wait(rt, 0, T_WAIT_NS), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 6, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(3)), 0);     /* LOW ran first, */
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 3)), 0); /* reset the counter, */
+	ck_assert_uint_eq(t_ctl(rt, OBS(0)), 1);     /* then CRITICAL: +1 */
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 0)), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_STARVATION), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 0), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 3), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_FAIRNESS_BASE + 1), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_FAIRNESS_BASE + 2), 1);
+	mk_runtime_destroy(rt);
+}
+END_TEST
+
+/*
+ * MK_CFG_STARVATION_FIX: forced-lower that finds nothing serves
+ * CRITICAL/HIGH in the same iteration, but lower work still goes first
+ * while the counter is >= 16.
+ */
+START_TEST(test_backend_cpu_priority_starvation_fix)
+{
+	struct mk_runtime *rt = rt_create(MK_SCHED_PRIORITY,
+					  MK_CFG_STARVATION_FIX, 1);
+
+	start(rt);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_PRIORITY_STARVATION,
+					      16, NULL), 0);
+	probe(rt, 0, 0, 0, 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 0, T_WAIT_NS), 0);
+	probe(rt, 1, 0, 0, 1);
+	ck_assert_int_eq(mk_runtime_wait(rt, 2, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 0)), 17);
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 1)), 18);
+	ck_assert_int_eq(mk_runtime_stop(rt), 0);
+	probe(rt, 0, 1, 0, 4); /* CRITICAL queued before NORMAL */
+	probe(rt, 2, 0, 0, 2);
+	start(rt);
+	ck_assert_int_eq(mk_runtime_wait(rt, 1, T_WAIT_NS), 0);
+	ck_assert_int_eq(mk_runtime_wait(rt, 4, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(2)), 2); /* NORMAL third */
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 2)), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(4)), 3); /* then CRITICAL */
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 4)), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 0), 2);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 1), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 2), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_FAIRNESS_BASE + 0), 4);
+	mk_runtime_destroy(rt);
+}
+END_TEST
+
+/* ---- idle workers sleep --------------------------------------------------- */
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Process CPU time / wall time over @ms of sleeping in this thread. */
+static double cpu_share(long ms)
+{
+	struct timespec d = { ms / 1000, (ms % 1000) * 1000000 };
+	int64_t c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID), w0 = now_ns(CLOCK_MONOTONIC);
+
+	while (nanosleep(&d, &d) && errno == EINTR)
+		;
+	return (double)(now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) /
+	       (double)(now_ns(CLOCK_MONOTONIC) - w0);
+}
+
+/*
+ * A started runtime with no work, and one with a parked (tenant-masked)
+ * slot, must not spin: two workers together burn under a quarter of one
+ * core (they measure ~0.1% and ~2%). Not a speed threshold: spinning
+ * workers take about one core each.
+ */
+START_TEST(test_backend_cpu_idle_workers_sleep)
+{
+	struct mk_runtime *rt;
+	uint32_t args[2] = { 1, OBS(0) };
+	double idle, parked;
+	const char *pre = getenv("LD_PRELOAD");
+
+	if (pre && strstr(pre, "vgpreload"))
+		return; /* valgrind: its scheduler's CPU time says nothing */
+	rt = rt_create(MK_SCHED_SHARDED, 0, 2);
+	start(rt);
+	cpu_share(20); /* let the workers finish their first spin */
+	idle = cpu_share(300);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_MASK_DEFAULT + 2,
+					      0, NULL), 0);
+	ck_assert_int_eq(mk_runtime_publish(rt, 3, 2, MK_OP_ATOMIC_ADD, args, 2,
+					    NULL), 0);
+	cpu_share(20);
+	parked = cpu_share(300);
+	ck_assert_msg(idle < 0.25, "idle runtime used %.0f%% CPU", idle * 100);
+	ck_assert_msg(parked < 0.25, "with a parked slot: %.0f%% CPU",
+		      parked * 100);
+	ck_assert_int_eq(mk_runtime_slot_status(rt, 3), MK_SLOT_PUBLISHED);
+	mk_runtime_destroy(rt);
+}
+END_TEST
+
 static Suite *backend_cpu_suite(void)
 {
 	Suite *s = suite_create("backend_cpu");
@@ -219,6 +430,13 @@ static Suite *backend_cpu_suite(void)
 	tcase_add_test(tc, test_backend_cpu_exactly_once_priority);
 	tcase_add_test(tc, test_backend_cpu_one_slot_contention);
 	tcase_add_test(tc, test_backend_cpu_stop_restart_loses_nothing);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("one_worker");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_backend_cpu_priority_partition_order);
+	tcase_add_test(tc, test_backend_cpu_priority_starvation_hazard);
+	tcase_add_test(tc, test_backend_cpu_priority_starvation_fix);
+	tcase_add_test(tc, test_backend_cpu_idle_workers_sleep);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,9 +3,10 @@
  * tests/check_fault.c - allocation failure on every error path (SQLite
  * anomaly testing). For N = 1, 2, ... the Nth allocation fails (transient,
  * then persistent) while a runtime is created, started, used and destroyed,
- * a control buffer is encoded and a pattern set compiled; every failure must
- * come back as -ENOMEM with a Fix: hint, and nothing may leak (the fault
- * build runs under ASan with leak detection, CK_FORK=no).
+ * a control buffer is encoded, a pattern set compiled and a binary DFA
+ * loaded (valid and invalid tables); every failure must come back as
+ * -ENOMEM with a Fix: hint, and nothing may leak (the fault build runs
+ * under ASan with leak detection, CK_FORK=no).
  * Only meaningful in the fault build: `make check-fault`. Elsewhere: exit 77.
  */
 #include <errno.h>
@@ -133,6 +134,91 @@ START_TEST(test_fault_dfa_compile)
 }
 END_TEST
 
+/*
+ * Load @tbl (@len bytes) with the Nth allocation failing, N = 1, 2, ...:
+ * each failure is -ENOMEM with a Fix: and leaves *out untouched; once no
+ * allocation fails the load gives @want (0: the table loads and exports
+ * back to the same bytes).
+ */
+static void sweep_load_binary(const uint8_t *tbl, size_t len, int want,
+			      int persistent)
+{
+	uint8_t *back = malloc(len);
+	struct mk_dfa *sentinel = (struct mk_dfa *)&sentinel, *d;
+	long n;
+
+	ck_assert_ptr_nonnull(back);
+	for (n = 1; n < MAX_N; n++) {
+		struct mk_err err;
+		long hit;
+		int rc;
+
+		mk_err_clear(&err);
+		d = sentinel;
+		mk_fault_arm(n, persistent);
+		rc = mk_dfa_load_binary(tbl, len, &d, &err);
+		hit = mk_fault_hits();
+		mk_fault_arm(0, 0);
+		if (hit == 0) {
+			ck_assert_int_eq(rc, want);
+			if (rc == 0) {
+				ck_assert_int_eq(mk_dfa_export(d, back, len), 0);
+				ck_assert_mem_eq(back, tbl, len);
+				mk_dfa_destroy(d);
+			} else {
+				t_assert_fix(err.msg);
+				ck_assert_ptr_eq(d, sentinel);
+			}
+			free(back);
+			return;
+		}
+		ck_assert_msg(rc == -ENOMEM, "alloc fault %ld gave %d", n, rc);
+		t_assert_fix(err.msg);
+		ck_assert_ptr_eq(d, sentinel);
+	}
+	ck_abort_msg("more than %d allocations loading a binary DFA", MAX_N);
+}
+
+/* A 3-state binary DFA (next s -> (s + byte) % 3, accept 0 1 2), @bad:
+ * 0 valid, 1 a next-state out of range, 2 an accept count too large. */
+static uint8_t *binary_table(int bad, size_t *len)
+{
+	size_t i, cells = 3 * 256;
+	uint8_t *t = malloc(3 * MK_DFA_STATE_BYTES);
+	uint32_t v;
+
+	ck_assert_ptr_nonnull(t);
+	for (i = 0; i < cells + 3; i++) {
+		v = i < cells ? (uint32_t)((i / 256 + i % 256) % 3) :
+				(uint32_t)(i - cells);
+		if (bad == 1 && i == 300)
+			v = 3;
+		if (bad == 2 && i == cells + 1)
+			v = MK_DFA_MAX_PATTERNS + 1;
+		t[4 * i] = (uint8_t)v;
+		t[4 * i + 1] = (uint8_t)(v >> 8);
+		t[4 * i + 2] = (uint8_t)(v >> 16);
+		t[4 * i + 3] = (uint8_t)(v >> 24);
+	}
+	*len = 3 * MK_DFA_STATE_BYTES;
+	return t;
+}
+
+START_TEST(test_fault_dfa_load_binary)
+{
+	int bad, persistent;
+	uint8_t *t;
+	size_t len;
+
+	for (bad = 0; bad < 3; bad++) {
+		t = binary_table(bad, &len);
+		for (persistent = 0; persistent < 2; persistent++)
+			sweep_load_binary(t, len, bad ? -EINVAL : 0, persistent);
+		free(t);
+	}
+}
+END_TEST
+
 /* A whole stream: pool, set, reader, scan slots, merge, teardown. */
 static int one_stream(const char *path, struct mk_err *err)
 {
@@ -229,6 +315,7 @@ static Suite *fault_suite(void)
 	tcase_add_test(tc, test_fault_runtime_persistent);
 	tcase_add_test(tc, test_fault_proto_encoders);
 	tcase_add_test(tc, test_fault_dfa_compile);
+	tcase_add_test(tc, test_fault_dfa_load_binary);
 	tcase_add_test(tc, test_fault_stream_life);
 	suite_add_tcase(s, tc);
 	return s;

@@ -8,10 +8,11 @@
  * test). Each bug a fuzzer found also has a named case below that builds
  * the failing state through the API, so it outlives harness format changes.
  * Open bugs (found, not yet fixed in runtime/) keep their reproducer as
- * regress/<target>/open-<name>, which the replay skips (the harness
- * steers around the bug until it is fixed: see fuzz_model.c and
- * fuzz_dfa_binary.c), and their named case runs only with MK_FUZZ_OPEN=1.
- * When the fix lands: drop the "open-" prefix and the harness's steering,
+ * regress/<target>/open-<name>, which the replay skips; the harness steers
+ * around the bug under #ifndef MK_FUZZ_OPEN until it is fixed, and the
+ * named case runs only with MK_FUZZ_OPEN=1 (t_add_open). None is open now:
+ * both findings so far are fixed and their harnesses no longer steer.
+ * When a fix lands: drop the "open-" prefix and the harness's steering,
  * and register the named case with tcase_add_test instead of t_add_open.
  * Run from the repository root: build/release/tests/check_fuzz_regress
  * (MK_FUZZ_DIR=dir overrides tests/fuzz; MK_FUZZ_VERBOSE=1 names each file).
@@ -228,7 +229,7 @@ START_TEST(test_fuzz_regress_model_wrapped_partition)
 END_TEST
 
 /*
- * fuzz_dfa_binary, regress/dfa_binary/open-accept-callback-storm (issue
+ * fuzz_dfa_binary, regress/dfa_binary/accept-callback-storm (issue
  * 6): accept[s] of a binary DFA is any u32, and mk_dfa_scan_hits calls its
  * callback accept[s] times per byte with no way to stop. mk_scan_exec_host
  * (stream.c) keeps scanning with hits until the end of a 64 KiB piece

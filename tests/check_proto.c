@@ -296,13 +296,15 @@ END_TEST
 START_TEST(test_proto_reserved_and_custom_opcodes)
 {
 	static const uint32_t bad[] = { 0x80000000u, 0xFFF0, 0xFFF1, 0xFFFD,
-					0xFFFF };
-	static const uint32_t good[] = { 0x40000000u, 200, 0xABCD };
+					0xFFFF, 0x80000002u, 0xFFFFFFFEu,
+					0xC0000000u };
+	static const uint32_t good[] = { 0x40000000u, 200, 0xABCD, 8, 0xFFEF,
+					 0x10000, 0x7FFFFFFFu };
 	struct mk_err err;
 	size_t len = 0, i;
 	uint8_t *r = ring(1, &len);
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		mk_err_clear(&err);
 		t_assert_err(mk_proto_publish_slot(r, len, 0, 0, bad[i], NULL, 0,
 						   &err),
@@ -310,7 +312,7 @@ START_TEST(test_proto_reserved_and_custom_opcodes)
 			     "overlaps with reserved system range");
 		ck_assert_uint_eq(rd(r, 0), 0);
 	}
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		wr(r, 0, MK_SLOT_DONE);
 		ck_assert_int_eq(mk_proto_publish_slot(r, len, 0, 0, good[i], NULL,
 						       0, NULL),
@@ -321,52 +323,51 @@ START_TEST(test_proto_reserved_and_custom_opcodes)
 }
 END_TEST
 
+/* The publishable set (5.2) and opcodes.def: is_builtin, names, publishing. */
 START_TEST(test_proto_publishable_set_boundaries_and_names)
 {
-	static const uint32_t ok[] = { 0, 1, 7, 8, 0xFFEF, 0xFFFE, 0x10000,
-				       0x7FFFFFFFu, 0x80000001u, 0xFFFFFFFFu };
-	static const uint32_t no[] = { 0xFFFF, 0x80000000u, 0x80000002u,
-				       0xFFFFFFFEu, 0xC0000000u };
-	uint32_t op;
+	static const struct {
+		const char *name, *mnem;
+		uint32_t value;
+		int builtin;
+	} def[] = {
+#define MK_OPCODE(NAME, mnem, value, builtin) { #NAME, #mnem, value, builtin },
+#include "runtime/opcodes.def"
+#undef MK_OPCODE
+	};
+	/* Windows around every table value: nothing else may be builtin. */
+	static const uint32_t win[][2] = { { 0, 0x20000 },
+					   { 0x7FFF0000u, 0x80010000u },
+					   { 0xFFFF0000u, 0xFFFFFFFFu } };
+	uint32_t op, nbuiltin = 0, seen = 0;
+	uint64_t w;
 	size_t i;
 
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-		ck_assert_msg(mk_proto_validate_publish_opcode(ok[i], NULL) == 0,
-			      "0x%X should be publishable", ok[i]);
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		ck_assert_int_eq(mk_proto_validate_publish_opcode(no[i], NULL),
-				 -EINVAL);
-	for (op = 0xFFF0; op <= 0xFFFD; op++)
-		ck_assert_int_eq(mk_proto_validate_publish_opcode(op, NULL),
-				 -EINVAL);
-	for (op = 0; op <= 7; op++) {
-		ck_assert(mk_proto_is_builtin(op));
-		ck_assert(mk_proto_is_system(op));
-		ck_assert_int_eq(mk_proto_validate_user_opcode(op, NULL),
-				 -EINVAL);
+	ck_assert_uint_eq(sizeof(def) / sizeof(def[0]), 12);
+	for (i = 0; i < sizeof(def) / sizeof(def[0]); i++) {
+		uint32_t v = def[i].value;
+
+		ck_assert_msg(!!mk_proto_is_builtin(v) == def[i].builtin, "%s",
+			      def[i].name);
+		ck_assert(mk_proto_is_system(v));
+		ck_assert_int_eq(mk_proto_validate_user_opcode(v, NULL), -EINVAL);
+		ck_assert_int_eq(mk_proto_validate_publish_opcode(v, NULL),
+				 def[i].builtin ? 0 : -EINVAL);
+		ck_assert_str_eq(mk_proto_op_name(v), def[i].name);
+		ck_assert_str_eq(mk_proto_op_mnemonic(v), def[i].mnem);
+		nbuiltin += (uint32_t)def[i].builtin;
 	}
-	ck_assert(!mk_proto_is_system(8) && !mk_proto_is_builtin(8));
-	ck_assert(!mk_proto_is_system(0xFFEF) && mk_proto_is_system(0xFFF0));
-	ck_assert(mk_proto_is_system(0xFFFF) && !mk_proto_is_system(0x10000));
-	ck_assert(mk_proto_is_system(MK_OP_LOAD_MISS));
-	ck_assert(!mk_proto_is_builtin(MK_OP_LOAD_MISS));
-	ck_assert(mk_proto_is_builtin(MK_OP_PRINTF));
-	ck_assert(mk_proto_is_builtin(MK_OP_PACKED_SLOT));
-	ck_assert(mk_proto_is_builtin(MK_OP_SHUTDOWN));
-	ck_assert(!mk_proto_is_builtin(0x80000000u));
-	ck_assert_int_eq(mk_proto_validate_user_opcode(0x40000000u, NULL), 0);
+	ck_assert_uint_eq(nbuiltin, 11); /* all but LOAD_MISS */
+	for (i = 0; i < 3; i++)
+		for (w = win[i][0]; w <= win[i][1]; w++)
+			seen += (uint32_t)!!mk_proto_is_builtin((uint32_t)w);
+	ck_assert_uint_eq(seen, nbuiltin);
+	for (op = 0xFFF0; op <= 0xFFFF; op++)
+		ck_assert_int_eq(mk_proto_validate_publish_opcode(op, NULL),
+				 op == MK_OP_PRINTF ? 0 : -EINVAL);
 	ck_assert_int_eq(mk_proto_validate_user_opcode(MK_OP_SCAN_CHUNK, NULL),
 			 0);
-	/* names and mnemonics come from opcodes.def */
-	ck_assert_str_eq(mk_proto_op_name(MK_OP_NOP), "NOP");
-	ck_assert_str_eq(mk_proto_op_name(MK_OP_STORE_U32), "STORE_U32");
-	ck_assert_str_eq(mk_proto_op_name(MK_OP_LOAD_MISS), "LOAD_MISS");
-	ck_assert_str_eq(mk_proto_op_name(MK_OP_PACKED_SLOT), "PACKED_SLOT");
-	ck_assert_str_eq(mk_proto_op_name(MK_OP_SHUTDOWN), "SHUTDOWN");
 	ck_assert_str_eq(mk_proto_op_name(0xABCD), "INVALID");
-	ck_assert_str_eq(mk_proto_op_mnemonic(MK_OP_COMPARE_SWAP),
-			 "compare_swap");
-	ck_assert_str_eq(mk_proto_op_mnemonic(MK_OP_PACKED_SLOT), "packed");
 	ck_assert_ptr_null(mk_proto_op_mnemonic(8));
 }
 END_TEST

@@ -107,6 +107,7 @@ START_TEST(test_runtime_publish_errors_in_order)
 	ck_assert_int_eq(mk_runtime_publish(rt, 3, 0, MK_OP_LOAD_MISS, args, 0,
 					    &err),
 			 -EINVAL);
+	t_assert_fix(err.msg);
 	assert_slot_untouched(3);
 	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 0);
 }
@@ -297,6 +298,8 @@ START_TEST(test_runtime_images_validate_every_target)
 	assert_slot_untouched(30);
 	assert_slot_untouched(31);
 	ck_assert_int_eq(mk_runtime_publish_images(rt, 63, img, 2, &err), -ERANGE);
+	t_assert_fix(err.msg);
+	assert_slot_untouched(63);
 	img[2].opcode = MK_OP_NOP;
 	ck_assert_int_eq(mk_runtime_publish_images(rt, 30, img, 3, &err), 0);
 	ck_assert_int_eq(mk_runtime_wait(rt, 32, T_WAIT_NS), 0);
@@ -321,6 +324,12 @@ START_TEST(test_runtime_reserve_until_exhausted)
 			 -EBUSY);
 	memset(&img, 0, sizeof(img));
 	img.opcode = MK_OP_NOP;
+	img.status = MK_SLOT_CLAIMED; /* an image's status must be 0 or 1 */
+	ck_assert_int_eq(mk_runtime_publish_reserved(rt, got[0], &img, &err),
+			 -EINVAL);
+	t_assert_fix(err.msg);
+	assert_slot_untouched((uint32_t)got[0]);
+	img.status = MK_SLOT_EMPTY;
 	ck_assert_int_eq(mk_runtime_publish_reserved(rt, got[0], &img, &err), 0);
 	ck_assert_int_eq(mk_runtime_wait(rt, got[0], T_WAIT_NS), 0);
 	for (i = 0; i < 64; i++)
@@ -358,14 +367,19 @@ END_TEST
 
 START_TEST(test_runtime_packed_strict_and_status)
 {
-	struct mk_packed_op ops[5];
+	static struct mk_packed_op ops[300]; /* zeroed: 300 NOPs */
 	struct mk_status st;
 	struct mk_err err;
-	int i;
 
-	memset(ops, 0, sizeof(ops));
-	for (i = 0; i < 5; i++)
-		ops[i].opcode = MK_OP_NOP;
+	/* More ops than a u8 count holds: -EOVERFLOW before any ring access. */
+	ck_assert_int_eq(mk_runtime_publish_packed(rt, 0, 0, ops, 300, &err),
+			 -EOVERFLOW);
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_publish_packed(rt, 0, 0, ops, 256, &err),
+			 -EOVERFLOW);
+	t_assert_fix(err.msg);
+	ck_assert_ptr_nonnull(strstr(err.msg, "255"));
+	assert_slot_untouched(0);
 	ck_assert_int_eq(mk_runtime_publish_packed(rt, 0, 0, ops, 5, &err), -EINVAL);
 	t_assert_fix(err.msg);
 	assert_slot_untouched(0);

@@ -6,7 +6,10 @@
 # by text and by 64-byte binary image, every error class with its errno
 # and the state left unchanged, ring/raw batches, call pipelining and
 # blocking, poll, shutdown/restart, 1,000 blocked call readers, 8 writer
-# processes x 10k commands, unmount, kill -9 + remount, option errors.
+# processes x 10k commands, unmount, background mode, mount(8) with
+# -t fuse.megafs, -t fuse and an fstab line (-T), kill -9 + remount, slots
+# of a closed call reused, option errors, and a backend=auto mount with the
+# priority scheduler, 3 tenants (masks, fairness) and 2 debug records.
 # Run: MEGAFS_BIN=build/release/megafs bash tests/sh/test_mount_basic.sh
 # (scripts/run-tests.sh does this). Exit 0 pass, 1 fail, 77 skipped.
 TMP_PREFIX=/tmp/megafs-test.XXXXXX
@@ -146,6 +149,26 @@ def t_orphans(M):  # close with commands in flight: they still run
     before = rd(M + '/observables/44').strip()
     mask(M, 1); time.sleep(0.3)
     print(before, rd(M + '/observables/44').strip())
+
+def t_reuse(M, n):  # close a call holding every slot: once DONE they serve again
+    n = int(n); mask(M, 0)
+    fd = os.open(M + '/call', os.O_RDWR)
+    for _ in range(n): os.write(fd, b'atomic_add 1 190')
+    os.close(fd)
+    full = pw(M + '/call', b'nop')  # the orphans still hold every slot
+    mask(M, 1)
+    fd = os.open(M + '/call', os.O_RDWR)
+    sent, end = 0, time.time() + 5  # bounded: the reaper frees them when DONE
+    while sent < n:
+        try:
+            os.write(fd, b'atomic_add 1 190'); sent += 1
+        except OSError as e:
+            if e.errno != errno.EAGAIN or time.time() > end:
+                print(en(e)); break
+            time.sleep(0.02)
+    res = [line_of(fd)[:2] for _ in range(sent)]
+    os.close(fd)
+    print(full, sent, res.count(['3', '2']), rd(M + '/observables/30').strip())
 
 def t_kill(M, sig):  # a killed blocked reader exits; its command still runs
     import signal, subprocess
@@ -354,12 +377,22 @@ eq "packed add" "$(obs 21)" 2
 eq "slot line" "$(cat "$MNT/ring/2")" "3 1 0 2 7 160 0 0 0 0 0 0 0 0 0 0"
 eq "priority word" "$(cut -d' ' -f4 <"$MNT/ring/11")" 1
 eq "debug/log" "$(cat "$MNT/debug/log")" "$(printf '5 6 7 160\ndropped 0')"
-m=$(cat "$MNT/control/metrics")
-for l in "nop 2" "store_u32 2" "atomic_add 3" "load_u32 1" "compare_swap 2" \
-	"memcpy 1" "dfa_step 1" "batch_fence 1" "op20 1" "done_count 14" \
-	"epoch 1" "published 14" "pending 0"; do
-	has "metrics '$l'" "$m" "$(printf '%s\n' "$l")"
-done
+# control/metrics, whole lines in the documented order: opcodes 0..7
+# always, op<N> for user opcodes only when non-zero, then the four totals.
+has_line() { # name text line
+	checks=$((checks + 1))
+	printf '%s\n' "$2" | grep -qxF -- "$3" || fail "$1: no line '$3' in: $2"
+}
+metrics_is() { # name line...
+	local name=$1 m l
+	shift
+	m=$(cat "$MNT/control/metrics")
+	for l in "$@"; do has_line "$name '$l'" "$m" "$l"; done
+	eq "$name: lines and order" "$m" "$(printf '%s\n' "$@")"
+}
+metrics_is "metrics" "nop 2" "store_u32 2" "atomic_add 3" "load_u32 1" \
+	"compare_swap 2" "memcpy 1" "dfa_step 1" "batch_fence 1" "op20 1" \
+	"done_count 14" "epoch 1" "published 14" "pending 0"
 eq "metrics user op hidden when 0" "$(grep -c '^op21 ' "$MNT/control/metrics")" 0
 eq "done_count" "$(cat "$MNT/control/done_count")" 14
 eq "control/raw word 1" "$(od -An -tu4 -j4 -N4 "$MNT/control/raw" | tr -d ' ')" 14
@@ -401,7 +434,9 @@ eq "bin memcpy" "$(obs 64) $(obs 65)" "31 4"
 eq "bin fence" "$(obs 0) $(cat "$MNT/control/epoch")" "77 2"
 eq "bin packed" "$(obs 66)" 31
 has "bin printf" "$(cat "$MNT/debug/log")" "8 9 10 448"
-has "bin user op" "$(cat "$MNT/control/metrics")" "op25 1"
+metrics_is "bin metrics" "nop 3" "store_u32 4" "atomic_add 4" "load_u32 2" \
+	"compare_swap 3" "memcpy 2" "dfa_step 2" "batch_fence 2" "op20 1" "op25 1" \
+	"done_count 26" "epoch 2" "published 26" "pending 0"
 eq "bin slot line" "$(cat "$MNT/ring/21")" "3 1 0 2 31 220 0 0 0 0 0 0 0 0 0 0"
 
 # ---- errors: errno, Fix: in errors, nothing changed ------------------------------
@@ -544,9 +579,18 @@ eq "background mount exit" "$?" 0
 echo "store_u32 5 160" >"$MNT/ring/0"
 sleep 0.1
 eq "background works" "$(obs 0)" 5
+bgpid=$(pgrep -x -f "$BIN -o backend=cpu $MNT")
+[ -n "$bgpid" ] || fail "background daemon not found by pgrep"
 fusermount3 -u "$MNT"
-for i in $(seq 100); do pgrep -f "$BIN -o backend=cpu $MNT" >/dev/null || break; sleep 0.05; done
+for i in $(seq 200); do # bounded: 10 s
+	[ -n "$bgpid" ] && kill -0 $bgpid 2>/dev/null || break
+	sleep 0.05
+done
 mounted "$MNT" && fail "background unmount"
+if [ -n "$bgpid" ] && kill -0 $bgpid 2>/dev/null; then
+	fail "background daemon $bgpid still alive 10 s after unmount"
+	kill $bgpid
+fi
 
 # mount(8) runs helpers with the standard PATH, so fuse.megafs needs
 # "megafs" there: link it for the test when it is not installed.
@@ -555,24 +599,34 @@ if ! PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -
 	[ "$(id -u)" -eq 0 ] && [ -w /usr/local/sbin ]; then
 	ln -s "$BIN" /usr/local/sbin/megafs && LINKED=/usr/local/sbin/megafs
 fi
-mount_helper() { # name type source
-	if mount -t "$2" "$3" "$MNT" -o backend=cpu,slots=16 2>"$TMP/mount.log"; then
-		eq "$1 slots" "$(ls "$MNT/ring" | wc -l)" 17
+mount_helper() { # name slots mount-args...
+	local name=$1 slots=$2
+	shift 2
+	if mount "$@" 2>"$TMP/mount.log"; then
+		eq "$name slots" "$(ls "$MNT/ring" | wc -l)" $((slots + 1))
 		umount "$MNT" || fusermount3 -u "$MNT"
 		for i in $(seq 100); do mounted "$MNT" || break; sleep 0.05; done
-		mounted "$MNT" && fail "$1 unmount"
+		mounted "$MNT" && fail "$name unmount"
 	else
-		fail "$1: $(cat "$TMP/mount.log")"
+		fail "$name: $(cat "$TMP/mount.log")"
 	fi
 }
-if [ "$(id -u)" -eq 0 ] && ! command -v mount.fuse3 >/dev/null &&
-	! command -v mount.fuse >/dev/null; then
-	echo "note: no mount.fuse3 helper (package fuse3), mount(8) checks skipped"
-elif [ "$(id -u)" -eq 0 ]; then
-	mount_helper "mount -t fuse.megafs none" fuse.megafs none
-	mount_helper "mount -t fuse prog#none" fuse "$BIN#none"
+SYSPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+if [ "$(id -u)" -ne 0 ]; then
+	not_run "not root, mount(8) checks skipped"
+elif ! PATH=$PATH:$SYSPATH command -v mount.fuse3 >/dev/null &&
+	! PATH=$PATH:$SYSPATH command -v mount.fuse >/dev/null; then
+	not_run "no mount.fuse3 helper for mount(8) (Fix: install fuse3, scripts/deps.sh), mount(8) checks skipped"
 else
-	echo "note: not root, mount(8) checks skipped"
+	m=$(PATH=$SYSPATH command -v megafs)
+	[ -z "$m" ] || [ "$(realpath "$m")" = "$BIN" ] ||
+		echo "info: mount(8) runs the installed $m, not $BIN"
+	mount_helper "mount -t fuse.megafs none" 16 \
+		-t fuse.megafs none "$MNT" -o backend=cpu,slots=16
+	mount_helper "mount -t fuse prog#none" 16 \
+		-t fuse "$BIN#none" "$MNT" -o backend=cpu,slots=16
+	echo "megafs $MNT fuse.megafs backend=cpu,slots=64 0 0" >"$TMP/fstab"
+	mount_helper "mount -T fstab" 64 -T "$TMP/fstab" "$MNT"
 fi
 [ -n "$LINKED" ] && rm -f "$LINKED"
 LINKED=
@@ -586,7 +640,60 @@ for i in $(seq 100); do mounted "$MNT" || break; sleep 0.05; done
 mounted "$MNT" && { fail "auto_unmount after kill -9"; umount -l "$MNT"; }
 do_mount ",slots=4"
 eq "remount after kill -9" "$(cat "$MNT/ring/0")" "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"
+eq "call closed with every slot in flight, then reused" "$(py reuse "$MNT" 4)" "EAGAIN 4 4 8"
 eq "call with every slot reserved" "$(py full "$MNT" 4)" "EAGAIN OK 3"
+do_umount
+
+# ---- backend=auto, priority scheduler, 3 tenants, 2 debug records ------------------
+# Commands run one at a time (each waits for DONE), so the priority counters
+# are exact: slot S runs from the partition that the offsets put it in.
+MOUNT_OPTS="backend=auto,scheduler=priority,tenants=3,debug_records=2,slots=64"
+do_mount ""
+st=$(cat "$MNT/control/status")
+if printf '%s\n' "$st" | grep -qx backend=cuda; then # a GPU machine: auto took it
+	eq "auto chose cuda: no note" "$(grep -c '^note=' <<<"$st")" 0
+else
+	has_line "auto status backend" "$st" backend=cpu
+	has "auto status note" "$st" "note=backend=auto chose cpu: "
+	has "auto choice logged" "$(cat "$TMP/log")" "backend=auto chose cpu: "
+fi
+for l in slots=64 tenants=3 debug_records=2 scheduler=priority; do
+	has_line "auto status $l" "$st" "$l"
+done
+for t in 0 1 2; do
+	[ -d "$MNT/control/tenants/$t" ] || fail "control/tenants/$t missing"
+	eq "tenant $t mask default" "$(cat "$MNT/control/tenants/$t/mask")" 4294967295
+done
+eq "prio offsets default" "$(cat "$MNT/control/priority/offsets")" "0 12 24 40 52 64"
+echo 0 4 8 16 32 64 >"$MNT/control/priority/offsets"
+eq "prio offsets set" "$(cat "$MNT/control/priority/offsets")" "0 4 8 16 32 64"
+t 0 nop
+t 1 nop tenant=1
+t 2 nop tenant=2
+eq "prio starvation: 3 CRITICAL in a row" "$(cat "$MNT/control/priority/starvation")" 3
+eq "prio fairness" "$(cat "$MNT/control/priority/fairness")" "3 0 0 0 0"
+t 20 nop # partition 3 (16..31): a lower level resets starvation
+eq "prio starvation reset" "$(cat "$MNT/control/priority/starvation")" 0
+t 5 nop # partition 1, HIGH
+eq "prio starvation HIGH" "$(cat "$MNT/control/priority/starvation")" 1
+eq "prio fairness by partition" "$(cat "$MNT/control/priority/fairness")" "3 1 0 1 0"
+# Tenant masks: 0 parks tenant 1's slot (tenant 2 still runs), non-zero runs it.
+echo 0 >"$MNT/control/tenants/1/mask"
+echo "atomic_add 1 161 tenant=1" >"$MNT/ring/40"
+echo "atomic_add 1 162 tenant=2" >"$MNT/ring/41"
+wait_done 41
+sleep 0.2
+eq "mask 0 parks tenant 1" "$(cut -d' ' -f1 <"$MNT/ring/40") $(obs 1) $(obs 2)" "1 0 1"
+echo 2 >"$MNT/control/tenants/1/mask"
+wait_done 40
+eq "mask 2 runs tenant 1" "$(obs 1)" 1
+eq "prio fairness after masks" "$(cat "$MNT/control/priority/fairness")" "3 1 0 1 2"
+eq "tenant fairness 0..2" "$(cat "$MNT/control/tenants/"{0,1,2}"/fairness" | tr '\n' ' ')" "3 2 2 "
+t 42 printf 1 2
+t 43 printf 3 4
+t 44 printf 5 6
+eq "debug/log keeps 2 records, counts the rest" "$(cat "$MNT/debug/log")" \
+	"$(printf '1 2 0 672\n3 4 0 688\ndropped 1')"
 do_umount
 
 if [ "$fails" -gt 0 ]; then

@@ -394,7 +394,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	[ -e "$S/u" ] && fail "user cannot rmdir own stream"
 	do_umount
 else
-	echo "note: not root or no setpriv: permission checks skipped"
+	not_run "not root or no setpriv: permission checks skipped"
 fi
 
 if [ "$fails" -gt 0 ]; then

@@ -22,7 +22,7 @@ cleanup() {
 	rm -f "$DATA"
 }
 trap cleanup EXIT
-"$BIN" -f -o backend=${MK_BACKEND:-cpu},slots=128,observables=256 "$MNT" 2>/dev/null &
+"$BIN" -f -o backend=${MK_BACKEND:-cpu},slots=128,observables=320 "$MNT" 2>/dev/null &
 daemon=$!
 for _ in $(seq 100); do [ -e "$MNT/README" ] && break; sleep 0.05; done
 [ -e "$MNT/README" ] || { echo "FAIL: mount did not come up"; exit 1; }
