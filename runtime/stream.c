@@ -594,6 +594,8 @@ static int open_reader(struct mk_stream *s, struct mk_err *err)
 	up.nbuf = s->nbuf;
 	up.buf_cap = s->p.chunk_bytes + MK_DFA_MAX_PATLEN;
 	up.flags = s->carry ? MK_URING_ORDERED : 0;
+	if (!s->p.inline_reads)
+		up.flags |= MK_URING_ASYNC;
 	rc = mk_uring_reader_create(&up, &s->rd, err);
 	if (rc == 0)
 		snprintf(s->io, sizeof(s->io), "%s", mk_uring_reader_status(s->rd));

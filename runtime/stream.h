@@ -30,7 +30,7 @@
 #define MK_STREAM_MAX_CHUNK (16u << 20)
 #define MK_STREAM_MIN_CHUNK 4096u
 #define MK_STREAM_DEFAULT_HITS 1000u
-#define MK_STREAM_BUFS 4u      /* staging buffers per stream, by default */
+#define MK_STREAM_BUFS 8u      /* staging buffers per stream, by default */
 #define MK_STREAM_MAX_BUFS 16u /* most per stream (mk_stream_params.nbufs) */
 
 struct mk_scan_pool; /* per runtime: staging buffers and pattern sets */
@@ -73,6 +73,10 @@ struct mk_stream_params {
 	uint32_t max_hits;   /* hits kept, 0..MK_SCAN_HITS_CAP */
 	uint32_t nbufs;      /* staging buffers, 1..MK_STREAM_MAX_BUFS;
 				0 = MK_STREAM_BUFS */
+	int inline_reads;    /* 1: reads complete in the stream's thread,
+				one at a time (the bench's comparison);
+				0: io-wq workers copy in parallel
+				(MK_URING_ASYNC) */
 };
 
 /*

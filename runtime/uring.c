@@ -254,7 +254,7 @@ static int check_params(const struct mk_uring_params *p, struct mk_err *err)
 				   "%zu",
 				   p->buf_cap, p->chunk_bytes,
 				   p->overlap_bytes);
-	if (p->flags & ~(MK_URING_ORDERED | MK_URING_TRY_DIRECT))
+	if (p->flags & ~(MK_URING_ORDERED | MK_URING_TRY_DIRECT | MK_URING_ASYNC))
 		return mk_err_setf(err, -EINVAL, "use only MK_URING_* flags",
 				   "unknown reader flags 0x%x", p->flags);
 	if (p->file_size / p->chunk_bytes >= MAX_CHUNKS)
@@ -320,6 +320,7 @@ static int setup_ring(struct mk_uring_reader *r,
 {
 	/* One read and one cancel per buffer at most; the CQ is twice that. */
 	unsigned entries = 2 * p->nbuf;
+	const char *async = p->flags & MK_URING_ASYNC ? ", io-wq reads" : "";
 	struct iovec *iov;
 	char mode[120];
 	uint32_t i;
@@ -343,15 +344,15 @@ static int setup_ring(struct mk_uring_reader *r,
 	r->fixed = rc == 0;
 	if (r->fixed)
 		snprintf(r->status, sizeof(r->status),
-			 "READ_FIXED, %u registered buffers, %s", p->nbuf,
-			 mode);
+			 "READ_FIXED, %u registered buffers, %s%s", p->nbuf,
+			 mode, async);
 	else
 		/* Not fatal: plain READ works on any memory. */
 		snprintf(r->status, sizeof(r->status),
 			 "plain READ (io_uring_register_buffers: %s; "
 			 "READ_FIXED needs pinnable memory within "
-			 "RLIMIT_MEMLOCK, ulimit -l), %s",
-			 mk_errno_name(rc), mode);
+			 "RLIMIT_MEMLOCK, ulimit -l), %s%s",
+			 mk_errno_name(rc), mode, async);
 	return 0;
 }
 
@@ -415,6 +416,8 @@ static int submit_piece(struct mk_uring_reader *r, struct rbuf *b)
 	else
 		io_uring_prep_read(sqe, fd, b->base + b->got, (unsigned)len,
 				   b->start + b->got);
+	if (r->flags & MK_URING_ASYNC)
+		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 	io_uring_sqe_set_data64(sqe, b->chunk << UD_BUF_BITS | bid);
 	b->sqe_out = 1;
 	r->inflight++;

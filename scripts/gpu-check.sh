@@ -161,14 +161,17 @@ sanitizer() {
 	echo "$cs"
 }
 
-step_sanitize() { # tool [suite]
+# check_scan_cuda runs only its gpu-san case under the sanitizer: the tool
+# checks a kernel against the allocations that existed at its launch, and
+# the other cases allocate beside the resident kernel (see that case).
+step_sanitize() { # tool [suite [tags]]
 	local cs
 	cs=$(sanitizer)
 	if [ ! -x "$cs" ]; then
 		echo "compute-sanitizer not found"
 		return 77
 	fi
-	CK_FORK=no CK_INCLUDE_TAGS=gpu MK_PARITY_STEPS=${MK_PARITY_STEPS:-12} \
+	CK_FORK=no CK_INCLUDE_TAGS=${3:-gpu} MK_PARITY_STEPS=${MK_PARITY_STEPS:-12} \
 		"$cs" --tool "$1" --error-exitcode 3 "$B/tests/${2:-check_parity}"
 }
 
@@ -237,9 +240,9 @@ want bench && run_step bench 330 bash -c step_bench
 want memcheck && run_step memcheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize memcheck"
 want racecheck && run_step racecheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize racecheck"
 want scan-memcheck && run_step scan-memcheck "${SAN_TIMEOUT:-240}" \
-	bash -c "step_sanitize memcheck check_scan_cuda"
+	bash -c "step_sanitize memcheck check_scan_cuda gpu-san"
 want scan-racecheck && run_step scan-racecheck "${SAN_TIMEOUT:-240}" \
-	bash -c "step_sanitize racecheck check_scan_cuda"
+	bash -c "step_sanitize racecheck check_scan_cuda gpu-san"
 want unit && run_step unit 400 scripts/run-tests.sh "$B"
 if want mount-cuda; then
 	if [ -d tests/sh ]; then

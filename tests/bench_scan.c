@@ -67,6 +67,7 @@ struct knobs {
 	uint64_t size, seed;
 	uint32_t chunk, bufs, hits, npat, reps, workers, threads, cores;
 	int sync;
+	int inline_reads; /* the stream's reads in its own thread (no io-wq) */
 };
 
 struct bpat {
@@ -368,6 +369,7 @@ static int stream_once(struct mk_runtime *rt, struct mk_scan_pool *pool, int set
 	p.chunk_bytes = k->chunk;
 	p.max_hits = hits;
 	p.nbufs = k->bufs;
+	p.inline_reads = k->inline_reads;
 	rc = mk_stream_start(pool, &p, &s, err);
 	if (rc)
 		return rc;
@@ -623,6 +625,7 @@ static double ratio(const struct result *a, const struct result *b)
 /* Every result of the run, so the report sees them together. */
 struct runs {
 	struct result raw, raw_hits;   /* empty set: counts only, max_hits */
+	struct result raw_inline;      /* empty set, reads not punted to io-wq */
 	struct result scan, scan_hits; /* literals: counts only, max_hits */
 	struct result rpeer, h2d;      /* read() and pinned H2D peers */
 	struct result all, one;        /* Hyperscan, all cores and one */
@@ -668,6 +671,7 @@ static void print_report(const struct knobs *k, const struct runs *r, int cuda)
 	print_row("megafs stream, counts only", &r->raw);
 	if (k->hits)
 		print_row(what, &r->raw_hits);
+	print_row("megafs, inline reads (no io-wq)", &r->raw_inline);
 	if (cuda)
 		print_row("peer: pinned host-to-device copy", &r->h2d);
 	print_row("peer: read() of the file", &r->rpeer);
@@ -740,6 +744,7 @@ static void megafs_side(struct mk_runtime *rt, int fd, const struct knobs *k,
 	struct result *v[4] = { &r->raw, &r->raw_hits, &r->scan, &r->scan_hits };
 	struct mk_scan_pool *pool = NULL;
 	struct mk_dfa *empty = NULL, *lits = NULL;
+	struct knobs inl = *k;
 	struct mk_err err;
 	int se, sl, i;
 
@@ -756,6 +761,8 @@ static void megafs_side(struct mk_runtime *rt, int fd, const struct knobs *k,
 	run_stream(rt, pool, se, fd, k, 0, k->reps, &r->raw);
 	if (k->hits)
 		run_stream(rt, pool, se, fd, k, k->hits, 1, &r->raw_hits);
+	inl.inline_reads = 1;
+	run_stream(rt, pool, se, fd, &inl, 0, 1, &r->raw_inline);
 	run_stream(rt, pool, sl, fd, k, 0, k->reps, &r->scan);
 	if (k->hits)
 		run_stream(rt, pool, sl, fd, k, k->hits, 1, &r->scan_hits);

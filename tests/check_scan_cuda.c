@@ -58,8 +58,21 @@ static uint32_t t_rand(void)
 
 /* ---- two runtimes with one env each ------------------------------------- */
 
-static void t_open(enum mk_sched sched, uint32_t bufs, size_t cap)
+/*
+ * Create both runtimes with @bufs staging buffers of @cap bytes; @d (may
+ * be NULL) becomes set 0. @cold: install it all before the kernels start,
+ * so no device or mapped allocation happens beside a resident kernel
+ * (compute-sanitizer checks a kernel against the allocations that existed
+ * at its launch: what a resident kernel reads of later ones it reports as
+ * out of bounds). The priority variant runs with the 6.4 fix: these cases
+ * publish far more than 16 CRITICAL slots (0..7 of 64) in a row, which
+ * the reference scheduler strands for ever (PROTOCOL.md 6.4 HAZARD).
+ */
+static void t_open_sets(enum mk_sched sched, uint32_t bufs, size_t cap,
+			const struct mk_dfa *d, int cold)
 {
+	uint32_t flags = sched == MK_SCHED_PRIORITY ? MK_CFG_STARVATION_FIX : 0;
+	struct mk_config cfg;
 	struct mk_err err;
 	uint32_t b;
 	int i;
@@ -69,7 +82,19 @@ static void t_open(enum mk_sched sched, uint32_t bufs, size_t cap)
 	for (i = 0; i < NB; i++) {
 		struct mk_scan_env *env;
 
-		sd[i].rt = t_rt_start(names[i], 64, sched, 0);
+		if (cold) {
+			mk_config_init(&cfg);
+			cfg.backend = names[i];
+			cfg.slots = 64;
+			cfg.scheduler = sched;
+			cfg.flags = flags;
+			cfg.tenants = 4;
+			mk_err_clear(&err);
+			ck_assert_msg(mk_runtime_create(&cfg, &sd[i].rt, &err) == 0,
+				      "%s: create: %s", names[i], err.msg);
+		} else {
+			sd[i].rt = t_rt_start(names[i], 64, sched, flags);
+		}
 		env = mk_runtime_alloc_shared(sd[i].rt, sizeof(*env));
 		ck_assert_ptr_nonnull(env);
 		for (b = 0; b < bufs; b++) {
@@ -78,11 +103,21 @@ static void t_open(enum mk_sched sched, uint32_t bufs, size_t cap)
 			ck_assert(env->bufs[b] && env->hits[b]);
 			env->caps[b] = (uint32_t)cap;
 		}
+		env->dfas[0] = d;
+		env->sets[0] = d ? mk_dfa_view(d) : (struct mk_dfa_view){ 0 };
 		sd[i].env = env;
 		mk_err_clear(&err);
 		ck_assert_msg(mk_runtime_set_scan(sd[i].rt, env, &err) == 0,
 			      "%s: %s", names[i], err.msg);
+		if (cold)
+			ck_assert_msg(mk_runtime_start(sd[i].rt, &err) == 0,
+				      "%s: start: %s", names[i], err.msg);
 	}
+}
+
+static void t_open(enum mk_sched sched, uint32_t bufs, size_t cap)
+{
+	t_open_sets(sched, bufs, cap, NULL, 0);
 }
 
 static void t_close(void)
@@ -693,10 +728,50 @@ START_TEST(test_scan_cuda_stream_matches_cpu)
 }
 END_TEST
 
+/*
+ * The sanitizer case (tag gpu-san; gpu-check's scan-memcheck and
+ * scan-racecheck run only it): everything allocated before the kernels
+ * start, then chunks of a literal set with caps, and DFA_STEP.
+ */
+START_TEST(test_scan_cuda_sets_before_start)
+{
+	static const uint32_t caps[] = { 0, 7, MK_SCAN_HITS_CAP };
+	size_t len = 2 * 16384 + 999;
+	uint8_t *t = t_text(len, "abneedl\x00\xff", 9);
+	struct mk_dfa *d = t_lits("needle\nneed\ndle\naaaa\n\\x00\\xff\\x00\na\n");
+	uint32_t a[4], k;
+
+	memcpy(t + 16384 - 3, "needle", 6);
+	t_open_sets(_i ? MK_SCHED_PRIORITY : MK_SCHED_SHARDED, 4, 20000, d, 1);
+	for (k = 0; k < sizeof(caps) / sizeof(caps[0]); k++)
+		t_chunks(d, 0, t, len, 7000, caps[k]);
+	for (k = 0; k < 40; k++) {
+		a[0] = t_rand() % (mk_dfa_states(d) + 2);
+		a[1] = t_rand();
+		a[2] = k % 8;
+		a[3] = 0;
+		t_publish(k % 4, MK_OP_DFA_STEP, a, 4);
+		t_wait(k % 4);
+		ck_assert_uint_eq(t_ctl(sd[0].rt, MK_CTL_OBSERVABLE_BASE + k % 8),
+				  t_ctl(sd[1].rt, MK_CTL_OBSERVABLE_BASE + k % 8));
+	}
+	t_set(0, NULL);
+	t_close();
+	mk_dfa_destroy(d);
+	free(t);
+}
+END_TEST
+
 static Suite *scan_cuda_suite(void)
 {
 	Suite *s = suite_create("scan_cuda");
 	TCase *tc = tcase_create("gpu");
+	TCase *san = tcase_create("gpu-san");
+
+	tcase_set_tags(san, "gpu gpu-san");
+	tcase_set_timeout(san, 300);
+	tcase_add_loop_test(san, test_scan_cuda_sets_before_start, 0, 2);
+	suite_add_tcase(s, san);
 
 	tcase_set_tags(tc, "gpu");
 	tcase_set_timeout(tc, 300);

@@ -260,6 +260,10 @@ START_TEST(test_uring_streams_every_size)
 	ck_assert_uint_eq(t_stream_all(&p, 1), (size + T_CHUNK - 1) / T_CHUNK);
 	p.flags = MK_URING_ORDERED;
 	t_stream_all(&p, 1);
+	p.flags = MK_URING_ASYNC; /* the same chunks through io-wq workers */
+	ck_assert_uint_eq(t_stream_all(&p, 1), (size + T_CHUNK - 1) / T_CHUNK);
+	p.flags = MK_URING_ASYNC | MK_URING_ORDERED;
+	t_stream_all(&p, 2);
 	close(fd);
 	t_pool_fini(&pl);
 }
@@ -278,7 +282,14 @@ START_TEST(test_uring_streams_file_larger_than_all_buffers)
 	ck_assert_uint_eq(t_stream_all(&p, 1), 33);
 	p.flags = MK_URING_ORDERED;
 	ck_assert_uint_eq(t_stream_all(&p, 2), 33);
+	p.flags = MK_URING_ORDERED | MK_URING_ASYNC;
+	ck_assert_uint_eq(t_stream_all(&p, 3), 33);
 	r = t_reader(&p);
+	ck_assert_ptr_nonnull(strstr(mk_uring_reader_status(r), "io-wq reads"));
+	mk_uring_reader_destroy(r);
+	p.flags = MK_URING_ORDERED;
+	r = t_reader(&p);
+	ck_assert_ptr_null(strstr(mk_uring_reader_status(r), "io-wq"));
 	/* root has CAP_IPC_LOCK, so registration cannot hit a limit */
 	ck_assert_ptr_nonnull(strstr(mk_uring_reader_status(r),
 				     geteuid() == 0 ? "READ_FIXED" : "READ"));
@@ -315,6 +326,9 @@ START_TEST(test_uring_resubmits_short_reads)
 	p = t_params(fd, MIB + 99, 100 * KIB, 10, &pl);
 	p.max_io_bytes = 4096 + 7; /* every chunk completes in pieces */
 	t_stream_all(&p, 2);
+	p.flags = MK_URING_ASYNC;
+	t_stream_all(&p, 2);
+	p.flags = 0;
 	p.max_io_bytes = 1;
 	p.file_size = 3000;
 	t_stream_all(&p, 1);
