@@ -193,7 +193,7 @@ step_bench() {
 	fi
 	if [ -x "$B/tests/bench_scan" ]; then
 		echo "---- bench_scan cuda ${MK_BENCH_SCAN_MIB:-8192} MiB (streaming scan vs pinned H2D and Hyperscan)"
-		MEGAFS_CUDA_SCAN=1 timeout 200 "$B/tests/bench_scan" cuda "${MK_BENCH_SCAN_MIB:-8192}" || rc=$?
+		timeout 200 "$B/tests/bench_scan" cuda "${MK_BENCH_SCAN_MIB:-8192}" || rc=$?
 	fi
 	return "$rc"
 }
@@ -201,10 +201,9 @@ step_bench() {
 step_mount_cuda() {
 	local t rc pass=0 fail=0 skip=0
 	export MEGAFS_BIN=$ROOT/$B/megafs MK_BUILD=$ROOT/$B MK_BACKEND=cuda
-	export MEGAFS_CUDA_SCAN=1 # the GPU scan is opt-in until verified here
 	export MK_FSX_OPS=${MK_FSX_OPS:-200000} MK_SOAK_SECONDS=${MK_SOAK_SECONDS:-20}
 	# Tests that mount with MK_BACKEND.
-	for t in ${MK_CUDA_SH_TESTS:-tests/sh/test_mount_basic.sh tests/sh/test_mount_stream.sh tests/sh/test_fsx.sh tests/sh/test_soak.sh}; do
+	for t in ${MK_CUDA_SH_TESTS:-tests/sh/test_mount_basic.sh tests/sh/test_mount_stream.sh tests/sh/test_examples.sh tests/sh/test_fsx.sh tests/sh/test_soak.sh}; do
 		[ -f "$t" ] || continue
 		echo "==== $t (MK_BACKEND=cuda)"
 		timeout --foreground -k 10 "$MK_TEST_TIMEOUT" bash "$t"

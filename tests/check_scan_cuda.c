@@ -795,6 +795,6 @@ int main(void)
 		printf("check_scan_cuda: no usable CUDA device, skipped\n");
 		return 77;
 	}
-	setenv("MEGAFS_CUDA_SCAN", "1", 1); /* the opt-in these tests verify */
+	unsetenv("MEGAFS_CUDA_SCAN"); /* the default: the GPU scan is on */
 	return t_run_suite(scan_cuda_suite());
 }

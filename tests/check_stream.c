@@ -55,7 +55,7 @@ static void setup(void)
 
 static void setup_cuda(void)
 {
-	setenv("MEGAFS_CUDA_SCAN", "1", 1); /* the opt-in this TCase verifies */
+	unsetenv("MEGAFS_CUDA_SCAN"); /* the default: the GPU scan is on */
 	setup_on("cuda");
 }
 
