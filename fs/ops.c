@@ -163,8 +163,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return;
 	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && !mk_fs_node_writable(&n)) {
-		mk_err_set(&err, -EACCES, "the file is read-only",
-			   "read it; only mode 0644 files take writes");
+		mk_err_set(&err, -EACCES, "the file is read-only (mode 0444)",
+			   "open it for reading; see README for the writable files");
 		mk_fs_reject(fs, req, &n, -EACCES, &err);
 		return;
 	}
