@@ -439,6 +439,23 @@ static int harvest(struct mk_stream *s)
 	return done;
 }
 
+/*
+ * The hit cap for a chunk whose counted bytes start at file offset @from:
+ * 0 once max_hits hits are kept and the last of them ends before @from,
+ * since every hit of the chunk would sort after it (the kernel then skips
+ * the hit pass and only counts); else max_hits.
+ */
+static uint32_t chunk_cap(struct mk_stream *s, uint64_t from)
+{
+	uint32_t cap = s->p.max_hits;
+
+	pthread_mutex_lock(&s->mu);
+	if (cap && s->nkept == cap && s->kept[cap - 1].end_offset < from)
+		cap = 0;
+	pthread_mutex_unlock(&s->mu);
+	return cap;
+}
+
 /* Publish one chunk as a SCAN_CHUNK slot. */
 static int submit(struct mk_stream *s, const struct mk_chunk *ch)
 {
@@ -462,7 +479,7 @@ static int submit(struct mk_stream *s, const struct mk_chunk *ch)
 	img.args[4] = s->carry ? s->carry_state : 0;
 	img.args[5] = (uint32_t)ch->offset;
 	img.args[6] = (uint32_t)(ch->offset >> 32);
-	img.args[7] = s->p.max_hits;
+	img.args[7] = chunk_cap(s, ch->offset + ch->overlap);
 	rc = mk_runtime_publish_reserved(s->rt, (uint32_t)slot, &img, &err);
 	if (rc) {
 		mk_runtime_release(s->rt, (uint32_t)slot);
