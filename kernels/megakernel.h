@@ -203,6 +203,8 @@ struct mk_cuda_scan_area {
 };
 
 MK_STATIC_ASSERT(sizeof(struct mk_cuda_scan_job) == 256, "one job, two lines");
+/* dstate.scan_pending has one bit per staging buffer. */
+MK_STATIC_ASSERT(MK_SCAN_MAX_BUFS <= 64u, "scan_pending is a 64-bit mask");
 MK_STATIC_ASSERT(MK_DFA_MAX_PATLEN <= 1024u, "the lead-in fits the smem");
 
 /* Round @v up to a power of two, at least @min (both <= 2^31). */

@@ -43,7 +43,7 @@
 #include "runtime/dfa.h"
 
 #define MK_SCAN_MAX_SETS 64u
-#define MK_SCAN_MAX_BUFS 128u
+#define MK_SCAN_MAX_BUFS 64u /* <= 64: the CUDA kernel's pending mask */
 #define MK_SCAN_HITS_CAP 65536u
 
 struct mk_scan_hit {

@@ -321,7 +321,7 @@ run_stream c "$D/zeros" Z 4194304 3
 eq "zeros counted" "$(head -n1 "$S/c/matches")" $(((64 << 20) - 1))
 eq "zeros hits" "$(cat "$S/c/hits" | tr '\n' ' ')" "0 2 0 3 0 4 dropped $(((64 << 20) - 4)) "
 
-# ---- rmdir of a running stream; then 16 streams at once (buffers came back) -------
+# ---- rmdir of a running stream; then 8 streams at once (buffers came back) --------
 mask 0
 setup_stream r "$D/main" A 4096 10
 echo start >"$S/r/ctl"
@@ -333,14 +333,24 @@ mask 1
 for i in $(seq 100); do grep -q '^pending=0$' "$MNT/control/status" && break; sleep 0.05; done
 sleep 0.2
 want=$(py oracle "$D/main" "$D/a.txt" 0)
-for i in $(seq 16); do setup_stream "m$i" "$D/main" A 4096 0; done
+# 8 streams of 8 staging buffers hold the pool's 64; a 9th start is EBUSY
+# with a Fix: line, and starts once the others are gone.
+for i in $(seq 9); do setup_stream "m$i" "$D/main" A 4096 0; done
 mask 0
-for i in $(seq 16); do echo start >"$S/m$i/ctl" || fail "start m$i of 16"; done
+for i in $(seq 8); do echo start >"$S/m$i/ctl" || fail "start m$i of 8"; done
+py w "$S/m9/ctl" "start\n" >"$TMP/m9.out"
+eq "9th stream: every buffer in use" "$(cat "$TMP/m9.out")" EBUSY
+has "9th stream: error has the Fix:" "$(cat "$S/m9/error")" "every staging buffer is in use. Fix: wait for running streams to finish"
 mask 1
-for i in $(seq 16); do
-	wait_state "m$i" done && eq "16 streams: m$i" "$(results "m$i")" "$want"
+for i in $(seq 8); do
+	wait_state "m$i" done && eq "8 streams: m$i" "$(results "m$i")" "$want"
 	rmdir "$S/m$i"
 done
+for i in $(seq 100); do grep -q '^pending=0$' "$MNT/control/status" && break; sleep 0.05; done
+sleep 0.2
+echo start >"$S/m9/ctl" || fail "start m9 after the others"
+wait_state m9 done && eq "m9 after the others" "$(results m9)" "$want"
+rmdir "$S/m9"
 eq "streams listing" "$(ls "$S" | tr '\n' ' ')" "c e s1 "
 
 # ---- two streams at once while ring commands flow -------------------------------------
