@@ -95,6 +95,9 @@ int mk_fs_init(struct mk_fs *fs, struct mk_runtime *rt, const char *sched)
 	pthread_mutex_init(&fs->err_lock, NULL);
 	pthread_mutex_init(&fs->watch_lock, NULL);
 	pthread_mutex_init(&fs->obj_lock, NULL);
+	pthread_mutex_init(&fs->open_lock, NULL);
+	fs->open.onext = &fs->open;
+	fs->open.oprev = &fs->open;
 	pthread_cond_init(&fs->watch_cond, NULL);
 	fs->watch.next = &fs->watch;
 	fs->watch.prev = &fs->watch;
@@ -116,6 +119,7 @@ void mk_fs_fini(struct mk_fs *fs)
 	mk_scan_pool_destroy(fs->pool);
 	fs->pool = NULL;
 	pthread_mutex_destroy(&fs->obj_lock);
+	pthread_mutex_destroy(&fs->open_lock);
 	free(fs->orphans);
 	fs->orphans = NULL;
 	pthread_cond_destroy(&fs->watch_cond);
@@ -159,4 +163,7 @@ void mk_fs_down(struct mk_fs *fs)
 {
 	fuse_session_unmount(fs->se);
 	mk_fs_reaper_stop(fs);
+	/* Before fuse_session_destroy: a pending `call` read still gets its
+	 * (failing) reply; before mk_fs_fini: they hold object references. */
+	mk_fs_handles_fini(fs);
 }

@@ -75,6 +75,8 @@ struct mk_fs_handle {
 	struct mk_fs_text wbuf; /* literals/dfa bytes written (under lock) */
 	int wdirty;             /* wbuf not compiled yet (under lock) */
 	struct mk_dfa *wdfa;    /* wbuf compiled already (checked at write) */
+	/* every open handle, until its release (mk_fs.open_lock) */
+	struct mk_fs_handle *onext, *oprev;
 };
 
 /* The mount: one per process, fuse_req_userdata() of every request. */
@@ -115,10 +117,17 @@ struct mk_fs {
 	struct mk_scan_pool *pool;     /* NULL: pool_err says why */
 	struct mk_err pool_err;
 	const char *mountpoint;        /* sources below it are refused */
+	/* open handles: a close just before unmount may never see its
+	 * RELEASE; mk_fs_fini frees what is left. open_lock is a leaf. */
+	pthread_mutex_t open_lock;
+	struct mk_fs_handle open; /* list head */
 };
 
 /* ---- fs/ops.c --------------------------------------------------------- */
 const struct fuse_lowlevel_ops *mk_fs_ops(void);
+/* Free the handles whose RELEASE never came: after the session loop, before
+ * fuse_session_destroy (mk_fs_down calls it). */
+void mk_fs_handles_fini(struct mk_fs *fs);
 
 /* ---- fs/fs.c: the context ------------------------------------------------ */
 /* Set up @fs over a created runtime (not started) and create its scan
@@ -137,7 +146,7 @@ void mk_fs_fini(struct mk_fs *fs);
  */
 int mk_fs_up(struct mk_fs *fs, struct fuse_session *se, struct mk_runtime *rt,
 	     const char *mountpoint, const char *sched, struct mk_err *err);
-/* Unmount (ends the session loop) and stop the reaper. */
+/* After the session loop: unmount, stop the reaper, free leftover handles. */
 void mk_fs_down(struct mk_fs *fs);
 
 /* ---- fs/file_errors.c: the one error reply path ------------------------ */

@@ -229,8 +229,24 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	free(buf);
 }
 
+static void open_link(struct mk_fs *fs, struct mk_fs_handle *h)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	h->onext = fs->open.onext;
+	h->oprev = &fs->open;
+	fs->open.onext->oprev = h;
+	fs->open.onext = h;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
 static void free_handle(struct mk_fs *fs, struct mk_fs_handle *h)
 {
+	if (h->onext) {
+		pthread_mutex_lock(&fs->open_lock);
+		h->onext->oprev = h->oprev;
+		h->oprev->onext = h->onext;
+		pthread_mutex_unlock(&fs->open_lock);
+	}
 	if (h->chan)
 		mk_fs_call_release(fs, h);
 	else
@@ -294,6 +310,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->noflush = n.kind != MK_FS_PSET_LITERALS &&
 		      n.kind != MK_FS_PSET_DFA;
 	fi->fh = (uint64_t)(uintptr_t)h;
+	open_link(fs, h);
 	if (fuse_reply_open(req, fi) != 0)
 		free_handle(fs, h); /* the opener was interrupted */
 }
@@ -598,6 +615,13 @@ static const struct fuse_lowlevel_ops ops = {
 	.write = op_write,
 	.poll = op_poll,
 };
+
+void mk_fs_handles_fini(struct mk_fs *fs)
+{
+	/* No request runs any more: fuse_session_loop_mt joined its workers. */
+	while (fs->open.onext != &fs->open)
+		free_handle(fs, fs->open.onext);
+}
 
 const struct fuse_lowlevel_ops *mk_fs_ops(void)
 {
