@@ -28,7 +28,7 @@
 #include "runtime/stream.h"
 #include "runtime/wake.h"
 
-#define NQUEUES (MK_PRIORITY_LEVELS + 1u) /* + "outside every partition" */
+#define NQUEUES MK_PRIORITY_LEVELS
 #define SPIN_ROUNDS 4000
 #define PARK_RECHECK_NS 1000000
 
@@ -56,6 +56,7 @@ static void ring_bell(struct mk_backend *b, int all)
 		mk_futex_wake(&b->bell, all ? INT32_MAX : 1);
 }
 
+/* The slot's queue: its partition now (priority), NQUEUES if none. */
 static uint32_t queue_of(struct mk_backend *b, uint32_t slot)
 {
 	if (!b->p.priority)
@@ -63,9 +64,18 @@ static uint32_t queue_of(struct mk_backend *b, uint32_t slot)
 	return mk_prio_partition(&b->x, slot);
 }
 
-static void enqueue(struct mk_backend *b, uint32_t slot)
+static void park(struct mk_backend *b, uint32_t slot)
 {
-	struct mk_mpmc *q = &b->q[queue_of(b, slot)];
+	pthread_mutex_lock(&b->park_mu);
+	b->parked[b->nparked] = slot;
+	__atomic_store_n(&b->nparked, b->nparked + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&b->park_mu);
+}
+
+/* Queue @slot on queue @qi (< NQUEUES); the caller rings the bell. */
+static void enqueue_q(struct mk_backend *b, uint32_t slot, uint32_t qi)
+{
+	struct mk_mpmc *q = &b->q[qi];
 	unsigned spins = 0;
 
 	/*
@@ -82,15 +92,25 @@ static void enqueue(struct mk_backend *b, uint32_t slot)
 	}
 }
 
-static void park(struct mk_backend *b, uint32_t slot)
+/*
+ * Queue a kicked slot. Priority variant: a slot outside every partition
+ * stays PUBLISHED, parked, until the offsets cover it (the reference
+ * re-reads them every iteration: PROTOCOL.md 6.3).
+ */
+static void enqueue(struct mk_backend *b, uint32_t slot)
 {
-	pthread_mutex_lock(&b->park_mu);
-	b->parked[b->nparked] = slot;
-	__atomic_store_n(&b->nparked, b->nparked + 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&b->park_mu);
+	uint32_t qi = queue_of(b, slot);
+
+	if (qi >= NQUEUES)
+		park(b, slot);
+	else
+		enqueue_q(b, slot, qi);
 }
 
-/* Requeue parked slots whose tenant became enabled; drop stale ones. */
+/*
+ * Requeue parked slots whose tenant became enabled and (priority) that a
+ * partition covers now; drop stale ones.
+ */
 static void rescan_parked(struct mk_backend *b)
 {
 	uint32_t i = 0, woke = 0;
@@ -99,12 +119,13 @@ static void rescan_parked(struct mk_backend *b)
 	while (i < b->nparked) {
 		uint32_t s = b->parked[i];
 		uint32_t *st = &b->x.ring[s * MK_SLOT_WORDS];
-		uint32_t v = MK_ALOAD(st);
+		uint32_t v = MK_ALOAD(st), qi = queue_of(b, s);
 		int keep = (v == MK_SLOT_PUBLISHED ||
 			    (b->p.priority && mk_prio_schedulable(v))) &&
-			   !mk_tenant_enabled(&b->x,
-					      b->x.ring[s * MK_SLOT_WORDS +
-							MK_TENANT_WORD]);
+			   (qi >= NQUEUES ||
+			    !mk_tenant_enabled(&b->x,
+					       b->x.ring[s * MK_SLOT_WORDS +
+							 MK_TENANT_WORD]));
 
 		if (keep) {
 			i++;
@@ -113,7 +134,7 @@ static void rescan_parked(struct mk_backend *b)
 		__atomic_store_n(&b->nparked, b->nparked - 1, __ATOMIC_RELAXED);
 		b->parked[i] = b->parked[b->nparked];
 		if (mk_prio_schedulable(v)) {
-			enqueue(b, s);
+			enqueue_q(b, s, qi);
 			woke++;
 		}
 	}
@@ -188,10 +209,21 @@ static void run_priority(struct mk_backend *b, uint32_t slot, uint32_t prio)
 	uint32_t base = slot * MK_SLOT_WORDS;
 	uint32_t *st = &b->x.ring[base];
 	uint32_t s = MK_ALOAD(st);
-	uint32_t tenant = b->x.ring[base + MK_TENANT_WORD];
+	uint32_t tenant = b->x.ring[base + MK_TENANT_WORD], now;
 
 	if (!mk_prio_schedulable(s))
 		return;
+	/* The offsets changed since the kick: it belongs elsewhere now. */
+	now = mk_prio_partition(&b->x, slot);
+	if (now != prio) {
+		if (now >= NQUEUES) {
+			park(b, slot);
+		} else {
+			enqueue_q(b, slot, now);
+			ring_bell(b, 0);
+		}
+		return;
+	}
 	if (!mk_tenant_enabled(&b->x, tenant)) {
 		park(b, slot);
 		return;

@@ -317,19 +317,33 @@ MK_FN void mk_prio_account(const struct mk_exec *x, uint32_t prio,
 	mk_ctl_add(x, MK_CTL_PRIORITY_FAIRNESS_BASE + prio, 1u);
 }
 
-/* Partition of slot s under the offsets words, MK_PRIORITY_LEVELS if none. */
-MK_FN uint32_t mk_prio_partition(const struct mk_exec *x, uint32_t s)
+/* The offsets words 129..134 (PROTOCOL.md 6.3: read every iteration). */
+MK_FN void mk_prio_offsets(const struct mk_exec *x, uint32_t *off)
 {
 	uint32_t p;
 
-	for (p = 0; p < MK_PRIORITY_LEVELS; p++) {
-		uint32_t start = mk_ctl_load(x, MK_CTL_PRIORITY_OFFSETS_BASE + p);
-		uint32_t end = mk_ctl_load(x, MK_CTL_PRIORITY_OFFSETS_BASE + p + 1u);
+	for (p = 0; p <= MK_PRIORITY_LEVELS; p++)
+		off[p] = mk_ctl_load(x, MK_CTL_PRIORITY_OFFSETS_BASE + p);
+}
 
-		if (s >= start && s < end)
+/* Partition of slot s under offsets @off, MK_PRIORITY_LEVELS if none. */
+MK_FN uint32_t mk_prio_partition_of(const uint32_t *off, uint32_t s)
+{
+	uint32_t p;
+
+	for (p = 0; p < MK_PRIORITY_LEVELS; p++)
+		if (s >= off[p] && s < off[p + 1u])
 			return p;
-	}
 	return MK_PRIORITY_LEVELS;
+}
+
+/* Partition of slot s under the offsets words now. */
+MK_FN uint32_t mk_prio_partition(const struct mk_exec *x, uint32_t s)
+{
+	uint32_t off[MK_PRIORITY_LEVELS + 1u];
+
+	mk_prio_offsets(x, off);
+	return mk_prio_partition_of(off, s);
 }
 
 #endif /* MK_RUNTIME_INTERP_H */

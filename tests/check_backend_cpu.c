@@ -295,6 +295,51 @@ START_TEST(test_backend_cpu_priority_partition_order)
 }
 END_TEST
 
+static void set_offsets(struct mk_runtime *rt, const uint32_t *off)
+{
+	uint32_t p;
+
+	for (p = 0; p <= MK_PRIORITY_LEVELS; p++)
+		ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_PRIORITY_OFFSETS_BASE + p,
+						      off[p], NULL), 0);
+}
+
+/*
+ * The offsets are read when a slot is claimed (PROTOCOL.md 6.3), not when
+ * it was published: a slot outside every partition waits, PUBLISHED, and
+ * runs once the offsets cover it again; a slot whose partition changed
+ * before it ran is claimed and counted in the new one.
+ */
+START_TEST(test_backend_cpu_priority_offsets_live)
+{
+	static const uint32_t none[6] = { 0, 0, 0, 0, 0, 0 };
+	static const uint32_t dflt[6] = { 0, 2, 4, 6, 8, 10 };
+	static const uint32_t normal[6] = { 0, 0, 0, 10, 10, 10 };
+	struct mk_runtime *rt = rt_create(MK_SCHED_PRIORITY, 0, 1);
+
+	start(rt);
+	set_offsets(rt, none);
+	probe(rt, 1, 1, 0, 0); /* slot 3: HIGH by default, now in none */
+	ck_assert_int_eq(mk_runtime_wait(rt, 3, 100000000), -ETIMEDOUT);
+	ck_assert_int_eq(mk_runtime_slot_status(rt, 3), MK_SLOT_PUBLISHED);
+	set_offsets(rt, dflt);
+	ck_assert_int_eq(mk_runtime_wait(rt, 3, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 1), 1);
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 0)), 1); /* a HIGH claim: +1 */
+	mk_runtime_destroy(rt);
+
+	rt = rt_create(MK_SCHED_PRIORITY, 0, 1);
+	probe(rt, 1, 0, 0, 0); /* slot 2, queued as HIGH (not started) */
+	set_offsets(rt, normal);
+	start(rt);
+	ck_assert_int_eq(mk_runtime_wait(rt, 2, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 1), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 2), 1);
+	ck_assert_uint_eq(t_ctl(rt, OBS(8 + 0)), 0); /* NORMAL resets it */
+	mk_runtime_destroy(rt);
+}
+END_TEST
+
 /*
  * Hazard 6.4 as the reference has it: with the counter at 16 and no
  * lower work, CRITICAL is never served; a LOW slot resets the counter.
@@ -434,6 +479,7 @@ static Suite *backend_cpu_suite(void)
 	tc = tcase_create("one_worker");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_backend_cpu_priority_partition_order);
+	tcase_add_test(tc, test_backend_cpu_priority_offsets_live);
 	tcase_add_test(tc, test_backend_cpu_priority_starvation_hazard);
 	tcase_add_test(tc, test_backend_cpu_priority_starvation_fix);
 	tcase_add_test(tc, test_backend_cpu_idle_workers_sleep);

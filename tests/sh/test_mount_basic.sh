@@ -705,6 +705,22 @@ wait_done 40
 eq "mask 2 runs tenant 1" "$(obs 1)" 1
 eq "prio fairness after masks" "$(cat "$MNT/control/priority/fairness")" "3 1 0 1 2"
 eq "tenant fairness 0..2" "$(cat "$MNT/control/tenants/"{0,1,2}"/fairness" | tr '\n' ' ')" "3 2 2 "
+# The last tenant of the table (28, disabled at tenants=3) waits for its mask.
+echo "atomic_add 1 163 tenant=28" >"$MNT/ring/45"
+sleep 0.2
+eq "tenant 28 parked" "$(cut -d' ' -f1 <"$MNT/ring/45") $(obs 3)" "1 0"
+echo 1 >"$MNT/control/tenants/28/mask"
+wait_done 45
+eq "tenant 28 runs once enabled" "$(obs 3)" 1
+# Offsets are read at claim time: outside every partition a slot waits.
+echo 0 4 8 16 32 40 >"$MNT/control/priority/offsets"
+echo "atomic_add 1 164" >"$MNT/ring/46"
+sleep 0.2
+eq "slot outside every partition waits" "$(cut -d' ' -f1 <"$MNT/ring/46") $(obs 4)" "1 0"
+echo 0 4 8 16 32 64 >"$MNT/control/priority/offsets"
+wait_done 46
+eq "it runs once a partition covers it" "$(obs 4)" 1
+eq "prio fairness after offsets" "$(cat "$MNT/control/priority/fairness")" "3 1 0 1 4"
 t 42 printf 1 2
 t 43 printf 3 4
 t 44 printf 5 6
