@@ -122,6 +122,8 @@ static int build_config(const struct options *o, struct mk_config *cfg,
 	int rc;
 
 	mk_config_init(cfg);
+	/* tenant=T beyond control/tenants/ would wait forever: refuse it. */
+	cfg->flags |= MK_CFG_TENANT_TABLE;
 	if (o->backend && strcmp(o->backend, "auto") &&
 	    strcmp(o->backend, "cpu") && strcmp(o->backend, "cuda"))
 		return mk_err_setf(err, -EINVAL, "use backend=auto, cpu or cuda",

@@ -41,7 +41,7 @@ struct mk_runtime {
 	uint64_t done64;      /* DONE_COUNT extended past 2^32 (under life) */
 	pthread_mutex_t life; /* serialises start/stop */
 	int64_t created_ns;
-	char note[192];
+	char note[320];
 };
 
 void mk_config_init(struct mk_config *cfg)
@@ -90,6 +90,7 @@ static int pick_backend(struct mk_runtime *rt, struct mk_err *err)
 {
 	const char *name = rt->cfg.backend ? rt->cfg.backend : "auto";
 	struct mk_err perr;
+	const char *why, *fix;
 	int rc;
 
 	if (strcmp(name, "auto") == 0) {
@@ -99,8 +100,11 @@ static int pick_backend(struct mk_runtime *rt, struct mk_err *err)
 			return 0;
 		}
 		rt->ops = &mk_backend_cpu_ops;
-		snprintf(rt->note, sizeof(rt->note),
-			 "backend=auto chose cpu: %s", mk_err_msg(&perr));
+		/* Why, without the probe's Fix: (it says to pick cpu). */
+		why = mk_err_msg(&perr);
+		fix = strstr(why, ". Fix:");
+		snprintf(rt->note, sizeof(rt->note), "backend=auto chose cpu: %.*s",
+			 fix ? (int)(fix - why) : (int)strlen(why), why);
 		return 0;
 	}
 	rt->ops = mk_backend_find(name);
@@ -317,6 +321,19 @@ static void write_image(struct mk_runtime *rt, uint32_t slot,
 			 __ATOMIC_RELEASE);
 }
 
+/* MK_CFG_TENANT_TABLE (runtime.h); after the reference's own checks. */
+static int check_tenant(const struct mk_runtime *rt, uint32_t slot,
+			uint32_t tenant, struct mk_err *err)
+{
+	if (!(rt->cfg.flags & MK_CFG_TENANT_TABLE) ||
+	    tenant < MK_CTL_TENANT_MASK_SLOTS)
+		return 0;
+	return mk_err_setf(err, -EINVAL,
+			   "use tenant=0..28 (enable one with control/tenants/T/mask)",
+			   "slot %u: tenant %u is outside the tenant table 0..%u",
+			   slot, tenant, MK_CTL_TENANT_MASK_SLOTS - 1u);
+}
+
 int mk_runtime_publish_prio(struct mk_runtime *rt, uint32_t slot,
 			    uint32_t tenant, uint32_t priority, uint32_t opcode,
 			    const uint32_t *args, size_t nargs,
@@ -334,6 +351,7 @@ int mk_runtime_publish_prio(struct mk_runtime *rt, uint32_t slot,
 		return busy_err(err, slot);
 	rc = mk_proto_check_publish(rt->slots, slot, nargs, opcode,
 				    slot_status(rt, slot), err);
+	rc = rc ? rc : check_tenant(rt, slot, tenant, err);
 	if (rc) {
 		unlock_slot(rt, slot);
 		return rc;
@@ -378,6 +396,7 @@ static int check_images(struct mk_runtime *rt, uint32_t first,
 		 */
 		if (have_ok && img[i].opcode == ok_op &&
 		    img[i].status <= MK_SLOT_PUBLISHED &&
+		    img[i].tenant < MK_CTL_TENANT_MASK_SLOTS &&
 		    (st == MK_SLOT_EMPTY || st == MK_SLOT_DONE))
 			continue;
 		if (img[i].status > MK_SLOT_PUBLISHED)
@@ -387,6 +406,7 @@ static int check_images(struct mk_runtime *rt, uint32_t first,
 					   first + i, img[i].status);
 		rc = mk_proto_check_publish(rt->slots, first + i, 0,
 					    img[i].opcode, st, err);
+		rc = rc ? rc : check_tenant(rt, first + i, img[i].tenant, err);
 		if (rc)
 			return rc;
 		ok_op = img[i].opcode;
@@ -534,6 +554,7 @@ int mk_runtime_publish_reserved(struct mk_runtime *rt, uint32_t slot,
 	rc = mk_proto_check_publish(rt->slots, slot, 0, image->opcode,
 				    slot < rt->slots ? slot_status(rt, slot) : 0,
 				    err);
+	rc = rc ? rc : check_tenant(rt, slot, image->tenant, err);
 	if (rc)
 		return rc;
 	write_image(rt, slot, image);

@@ -29,6 +29,13 @@ enum mk_sched {
 /* Config flags. */
 #define MK_CFG_STARVATION_FIX 0x1u /* opt-in fix of PROTOCOL.md 6.4 hazard */
 #define MK_CFG_PACKED_COMPAT 0x2u  /* accept packed slots the kernel mis-runs */
+/*
+ * Publishes reject (-EINVAL) a tenant outside the mask table (>= 29): its
+ * "mask" would be whatever control word lies there, so the slot could wait
+ * forever with no mask to enable. The protocol allows any tenant word; the
+ * filesystem sets this flag.
+ */
+#define MK_CFG_TENANT_TABLE 0x4u
 
 struct mk_config {
 	const char *backend;    /* "auto" (default), "cpu" or "cuda" */
@@ -233,7 +240,7 @@ struct mk_status {
 			     * status is read at least once per 2^32) */
 	uint64_t pending;   /* published - done, as seen now */
 	double uptime_s;    /* since create */
-	char note[192];     /* e.g. why "auto" fell back to cpu; "" if none */
+	char note[320];     /* e.g. why "auto" fell back to cpu; "" if none */
 };
 
 int mk_runtime_status(struct mk_runtime *rt, struct mk_status *st);

@@ -74,6 +74,10 @@ START_TEST(test_runtime_auto_falls_back_to_cpu)
 	mk_runtime_status(r, &st);
 	ck_assert_str_eq(st.backend, "cpu");
 	ck_assert_ptr_nonnull(strstr(st.note, "auto chose cpu"));
+	/* The whole reason, without the probe's "use backend=cpu" Fix. */
+	ck_assert_ptr_null(strstr(st.note, "Fix:"));
+	ck_assert_uint_lt(strlen(st.note), sizeof(st.note) - 1);
+	ck_assert_ptr_nonnull(strstr(err.msg, st.note + strlen("backend=auto chose cpu: ")));
 	mk_runtime_destroy(r);
 }
 END_TEST

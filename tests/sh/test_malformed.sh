@@ -135,6 +135,12 @@ case("packed trailing ;", "ring/0", b"packed nop ;", E.EINVAL)
 case("packed inner printf", "ring/0", b"packed printf 1 2 3", E.EINVAL)
 case("packed past payload", "ring/0", b"packed nop 1 2 3 4 5 6 7 8 9 ; nop 1", E.EINVAL)
 case("bad tenant", "ring/0", b"nop tenant=abc", E.EINVAL)
+case("tenant outside the table", "ring/0", b"nop tenant=29", E.EINVAL)
+case("image tenant outside the table", "ring/0", img(tenant=99), E.EINVAL)
+case("raw image tenant outside the table", "ring/raw", img() + img(tenant=40) + img(), E.EINVAL,
+     watch=["ring/0", "ring/1", "ring/2"])
+case("call tenant outside the table", "call", b"nop tenant=5000000", E.EINVAL,
+     watch=["control/words", "ring/63"])
 case("bad priority", "ring/0", b"nop priority=9", E.EINVAL)
 case("repeated option", "ring/0", b"nop tenant=1 tenant=2", E.EINVAL)
 case("unknown option", "ring/0", b"nop color=red", E.EINVAL)
