@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,14 @@ int main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	memset(&cl, 0, sizeof(cl));
 	mk_err_clear(&err);
+	/*
+	 * A long-running daemon with many short-lived threads (FUSE workers,
+	 * stream readers): a fixed mmap threshold gives large blocks back on
+	 * free (glibc's dynamic one moves them into arenas, which keep them),
+	 * and few arenas bound what those keep.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_ARENA_MAX, 4);
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1) {
 		fprintf(stderr, "megafs: cannot parse the options. Fix: see megafs --help\n");
 		goto out_free;

@@ -144,7 +144,7 @@ static int wait_for_work(struct mk_fs *fs)
 
 	pthread_mutex_lock(&fs->watch_lock);
 	while (!fs->reaper_stop && !fs->nreaders && !fs->npolls &&
-	       !fs->norphans &&
+	       !fs->norphans && !mk_scan_pool_orphans(fs->pool) &&
 	       !__atomic_load_n(&fs->streams_active, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&fs->watch_cond, &fs->watch_lock);
 	stop = fs->reaper_stop;
@@ -164,6 +164,9 @@ static void *reaper_main(void *arg)
 
 		if (streams)
 			mk_fs_streams_settle(fs);
+		/* Chunks of cancelled streams that ran after a restart. */
+		if (mk_scan_pool_orphans(fs->pool))
+			mk_scan_pool_reap(fs->pool);
 		scan(fs);
 		mk_runtime_wait_progress(fs->rt, seen,
 					 streams ? REAPER_STREAM_NS :

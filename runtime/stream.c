@@ -30,6 +30,14 @@ struct mk_scan_pool {
 	pthread_rwlock_t buf_lock; /* env->host_lock: buffers vs host scans */
 	uint8_t buf_used[MK_SCAN_MAX_BUFS];
 	uint32_t set_users[MK_SCAN_MAX_SETS]; /* running streams per set */
+	/*
+	 * Buffers of destroyed streams whose chunk slot was still in the
+	 * kernel (cancelled while it was stopped): the slot stays reserved
+	 * and the buffer, and its set, in use until the slot is DONE.
+	 */
+	int32_t orphan_slot[MK_SCAN_MAX_BUFS]; /* -1: none */
+	int orphan_set[MK_SCAN_MAX_BUFS];
+	uint32_t norphans; /* atomic for mk_scan_pool_orphans() */
 };
 
 struct flight {
@@ -195,6 +203,8 @@ int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
 		return mk_err_set(err, -ENOMEM, "cannot allocate the scan pool",
 				  "free some memory and remount");
 	pool->rt = rt;
+	for (rc = 0; rc < (int)MK_SCAN_MAX_BUFS; rc++)
+		pool->orphan_slot[rc] = -1;
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_rwlock_init(&pool->buf_lock, NULL);
 	pool->env = mk_runtime_alloc_shared(rt, sizeof(*pool->env));
@@ -327,6 +337,42 @@ static void drop_buffer(struct mk_scan_pool *pool, uint32_t i)
 	pool->buf_used[i] = 0;
 }
 
+/* Free the orphans whose slot is DONE; caller holds pool->mu. */
+static void reap_locked(struct mk_scan_pool *pool)
+{
+	uint32_t i;
+
+	for (i = 0; i < MK_SCAN_MAX_BUFS && pool->norphans; i++) {
+		int32_t slot = pool->orphan_slot[i];
+
+		/* Reserved since: DONE can only be this chunk's. */
+		if (slot < 0 || mk_runtime_slot_done(pool->rt, (uint32_t)slot) != 1)
+			continue;
+		mk_runtime_release(pool->rt, (uint32_t)slot);
+		drop_buffer(pool, i);
+		pool->set_users[pool->orphan_set[i]]--;
+		pool->orphan_slot[i] = -1;
+		__atomic_store_n(&pool->norphans, pool->norphans - 1,
+				 __ATOMIC_RELEASE);
+	}
+}
+
+int mk_scan_pool_reap(struct mk_scan_pool *pool)
+{
+	int left;
+
+	pthread_mutex_lock(&pool->mu);
+	reap_locked(pool);
+	left = (int)pool->norphans;
+	pthread_mutex_unlock(&pool->mu);
+	return left;
+}
+
+uint32_t mk_scan_pool_orphans(const struct mk_scan_pool *pool)
+{
+	return pool ? __atomic_load_n(&pool->norphans, __ATOMIC_ACQUIRE) : 0;
+}
+
 /*
  * Allocate @want staging buffers of @cap bytes in free pool
  * entries; -EBUSY if not enough entries, -ENOMEM. Buffers are freed again
@@ -340,6 +386,7 @@ static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx,
 	uint32_t n = 0, i;
 	int oom;
 
+	reap_locked(pool);
 	for (i = 0; i < MK_SCAN_MAX_BUFS && n < want; i++) {
 		uint8_t *buf;
 		struct mk_scan_hit *hits;
@@ -621,14 +668,26 @@ static int open_reader(struct mk_stream *s, struct mk_err *err)
 
 static void put_buffers(struct mk_stream *s)
 {
-	uint32_t i;
+	struct mk_scan_pool *pool = s->pool;
+	uint32_t i, b;
 
-	pthread_mutex_lock(&s->pool->mu);
-	for (i = 0; i < s->nbuf; i++)
-		if (s->fl[i].slot < 0) /* else the kernel may still read it */
-			drop_buffer(s->pool, s->pbuf[i]);
-	s->pool->set_users[s->p.set]--;
-	pthread_mutex_unlock(&s->pool->mu);
+	pthread_mutex_lock(&pool->mu);
+	for (i = 0; i < s->nbuf; i++) {
+		b = s->pbuf[i];
+		if (s->fl[i].slot < 0) {
+			drop_buffer(pool, b);
+			continue;
+		}
+		/* The kernel may still read it: an orphan until DONE. */
+		pool->orphan_slot[b] = s->fl[i].slot;
+		pool->orphan_set[b] = s->p.set;
+		pool->set_users[s->p.set]++;
+		__atomic_store_n(&pool->norphans, pool->norphans + 1,
+				 __ATOMIC_RELEASE);
+	}
+	pool->set_users[s->p.set]--;
+	reap_locked(pool);
+	pthread_mutex_unlock(&pool->mu);
 }
 
 int mk_stream_start(struct mk_scan_pool *pool, const struct mk_stream_params *p,

@@ -47,6 +47,15 @@ int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
 			struct mk_err *err);
 /* Free it; every stream must be destroyed first. NULL-tolerant. */
 void mk_scan_pool_destroy(struct mk_scan_pool *pool);
+/*
+ * A stream destroyed while its chunks were still in a stopped kernel leaves
+ * them there (they run after a restart) with their buffers and slots
+ * reserved: orphans. Reap frees those whose slot is DONE (stream start and
+ * end do it too) and returns how many are left; orphans() counts them
+ * (NULL-tolerant, lock-free).
+ */
+int mk_scan_pool_reap(struct mk_scan_pool *pool);
+uint32_t mk_scan_pool_orphans(const struct mk_scan_pool *pool);
 
 /*
  * Register a compiled set (the pool borrows @d until removed): returns its

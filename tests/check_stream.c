@@ -446,6 +446,65 @@ START_TEST(test_stream_cancel_and_concurrent_ring)
 }
 END_TEST
 
+/*
+ * Streams cancelled and destroyed while the kernel is stopped leave their
+ * published chunks there, with buffers and slots reserved (orphans); once
+ * the kernel ran them, the pool takes both back. Ten rounds of 8 buffers
+ * would exhaust the 64-buffer pool (and the 64-slot ring) if it did not.
+ */
+START_TEST(test_stream_cancel_while_stopped_reclaims)
+{
+	static struct pats ps;
+	size_t len = 32u << 20;
+	struct mk_stream_params p;
+	struct mk_stream_progress pr;
+	struct mk_stream *s = NULL;
+	struct mk_err err;
+	struct mk_dfa *d;
+	uint64_t fsize;
+	uint32_t orphans = 0;
+	int64_t deadline;
+	int fd, set, round;
+
+	ps.n = 0;
+	add_pat(&ps, "\x00\x00", 2);
+	d = compile(&ps);
+	set = mk_scan_pool_add_set(pool, d, &err);
+	ck_assert_int_ge(set, 0);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_eq(ftruncate(fd, (off_t)len), 0); /* zeros */
+	close(fd);
+	for (round = 0; round < 10; round++) {
+		memset(&p, 0, sizeof(p));
+		p.fd = mk_uring_open_source(path, &fsize, &err);
+		p.size = fsize;
+		p.set = set;
+		p.chunk_bytes = 1u << 20;
+		ck_assert_msg(mk_stream_start(pool, &p, &s, &err) == 0,
+			      "round %d: %s", round, err.msg);
+		do
+			mk_stream_progress(s, &pr);
+		while (pr.bytes == 0 && pr.state == MK_STREAM_RUNNING);
+		ck_assert_int_eq(mk_runtime_stop(rt), 0);
+		mk_stream_cancel(s);
+		mk_stream_destroy(s);
+		orphans += mk_scan_pool_orphans(pool);
+		ck_assert_int_eq(mk_runtime_start(rt, NULL), 0);
+	}
+	ck_assert_uint_gt(orphans, 0); /* the path under test was taken */
+	deadline = mk_now_ns() + (int64_t)T_STREAM_WAIT_S * 1000000000;
+	while (mk_scan_pool_reap(pool) > 0) {
+		ck_assert(mk_now_ns() < deadline);
+		mk_runtime_wait_progress(rt, mk_runtime_progress(rt), 1000000);
+	}
+	pr = run_stream(set, len, 1u << 20, 0);
+	ck_assert_str_eq(mk_stream_state_name(pr.state), "done");
+	ck_assert_uint_eq(pr.matches, len - 1);
+	ck_assert_int_eq(mk_scan_pool_remove_set(pool, set, NULL), 0);
+	mk_dfa_destroy(d);
+}
+END_TEST
+
 /* DFA_STEP: observable a2 := next[a0 * 256 + (a1 & 0xFF)] of set a3. */
 START_TEST(test_stream_dfa_step_opcode)
 {
@@ -485,6 +544,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, test_stream_errors);
 	tcase_add_test(tc, test_stream_truncated_while_streaming);
 	tcase_add_test(tc, test_stream_cancel_and_concurrent_ring);
+	tcase_add_test(tc, test_stream_cancel_while_stopped_reclaims);
 	tcase_add_test(tc, test_stream_dfa_step_opcode);
 }
 
