@@ -44,7 +44,10 @@ endif
 NODEPS_GOALS := clean lint format cuda-status deps
 ifeq ($(MAKELEVEL),0)
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
-ifneq ($(shell scripts/deps.sh >&2 && echo ok),ok)
+# check-valgrind and fuzz also need valgrind and clang (--dev), bench
+# Hyperscan for its peer (--bench).
+DEPS_FLAG := $(if $(filter check-valgrind fuzz%,$(MAKECMDGOALS)),--dev,$(if $(filter bench,$(MAKECMDGOALS)),--bench))
+ifneq ($(shell scripts/deps.sh $(DEPS_FLAG) >&2 && echo ok),ok)
 $(error scripts/deps.sh could not install the build dependencies. Fix: follow its message above, then run make again)
 endif
 endif

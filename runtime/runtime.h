@@ -67,7 +67,7 @@ void mk_runtime_destroy(struct mk_runtime *rt);
 /*
  * Start the resident megakernel: clears control word 0 and launches the
  * workers / kernel, which then run until mk_runtime_stop() or until control
- * word 0 becomes non-zero (SHUTDOWN opcode or a host write).
+ * word 0 becomes non-zero (the SHUTDOWN opcode, or a store by an opcode).
  * Slots left PUBLISHED while stopped are picked up. Returns 0 (also when
  * already running), -ENODEV, -ENOMEM, -EIO.
  */
@@ -195,9 +195,10 @@ int mk_runtime_read_ctl(struct mk_runtime *rt, uint32_t first, uint32_t n,
 
 /*
  * Host write of control word @idx. Host-owned words only: tenant base,
- * mask and quota tables, priority offsets, starvation counter, observables
- * and word 0 (prefer start/stop). Kernel-owned counters (done count,
- * metrics, epoch, fairness) give -EPERM. Returns 0, -ERANGE, -EPERM.
+ * mask and quota tables, priority offsets, starvation counter and
+ * observables. Word 0 is driven by start/stop, and kernel-owned counters
+ * (done count, metrics, epoch, fairness) are the kernel's: both give
+ * -EPERM. Returns 0, -ERANGE, -EPERM.
  */
 int mk_runtime_write_ctl(struct mk_runtime *rt, uint32_t idx, uint32_t value,
 			 struct mk_err *err);
