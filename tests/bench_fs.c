@@ -184,16 +184,26 @@ static uint64_t read_done(struct mount *m)
 	return strtoull(buf, NULL, 10);
 }
 
+/* Where the time of raw_rate() went: the writes, EBUSY retries, the drain. */
+struct raw_diag {
+	int64_t write_ns; /* in pwrite()s that published */
+	int64_t busy_ns;  /* in pwrite()s that failed EBUSY */
+	int64_t drain_ns; /* after the last write, until DONE_COUNT caught up */
+	uint64_t busy;    /* EBUSY retries */
+};
+
 /* slots/s through ring/raw with @bytes per pwrite, to completion. */
-static double raw_rate(struct mount *m, size_t bytes, uint64_t total_slots)
+static double raw_rate(struct mount *m, size_t bytes, uint64_t total_slots,
+		       struct raw_diag *d)
 {
 	size_t per = bytes / 64;
 	struct mk_slot *img = NULL;
 	int fd = openat_mount(m, "ring/raw", O_RDWR);
 	uint64_t base = read_done(m), sent = 0;
 	uint64_t off = 0;
-	int64_t t0;
+	int64_t t0, t1;
 
+	memset(d, 0, sizeof(*d));
 	/*
 	 * Page-aligned, like O_DIRECT: the kernel splits a direct_io write
 	 * that spans more than max_pages (256) pages, and an unaligned 1 MiB
@@ -204,17 +214,24 @@ static double raw_rate(struct mount *m, size_t bytes, uint64_t total_slots)
 	memset(img, 0, bytes);
 	t0 = mk_now_ns();
 	while (sent < total_slots) {
+		int64_t w0 = mk_now_ns();
+
 		if (pwrite(fd, img, bytes, (off_t)off) != (ssize_t)bytes) {
 			/* EBUSY: the previous lap is still running; bounded. */
+			d->busy_ns += mk_now_ns() - w0;
+			d->busy++;
 			if (errno == EBUSY && mk_now_ns() - t0 < 60000000000LL)
 				continue;
 			break;
 		}
+		d->write_ns += mk_now_ns() - w0;
 		sent += per;
 		off = (off + bytes) % ((uint64_t)RAW_SLOTS * 64);
 	}
+	t1 = mk_now_ns();
 	while (read_done(m) - base < sent && mk_now_ns() - t0 < 60000000000LL)
 		;
+	d->drain_ns = mk_now_ns() - t1;
 	t0 = mk_now_ns() - t0;
 	close(fd);
 	free(img);
@@ -300,6 +317,7 @@ int main(int argc, char **argv)
 	char megafs[256], nullfs[256], opts[128];
 	struct mount mk = { .pid = -1 }, nl = { .pid = -1 };
 	size_t sizes[3] = { 4096, 65536, 1048576 };
+	struct raw_diag d;
 	double a, b, c;
 	int i;
 
@@ -329,9 +347,12 @@ int main(int argc, char **argv)
 		uint64_t total = sizes[i] >= 65536 ? 2000000 : 400000;
 
 		a = null_write_rate(&nl, sizes[i], total);
-		b = raw_rate(&mk, sizes[i], total);
+		b = raw_rate(&mk, sizes[i], total, &d);
 		printf("ring/raw %7zu B writes: %8.2f M slots/s   null FUSE same writes: %8.2f M slots/s  ratio %.2f\n",
 		       sizes[i], b / 1e6, a / 1e6, b / a);
+		printf("    time in writes %.1f ms, EBUSY retries %llu (%.1f ms), drain after the last write %.2f ms\n",
+		       (double)d.write_ns / 1e6, (unsigned long long)d.busy,
+		       (double)d.busy_ns / 1e6, (double)d.drain_ns / 1e6);
 	}
 	a = null_write_rate(&nl, sizes[2], 2000000);
 	b = raw_host_rate(&mk, sizes[2], 8);
