@@ -4,7 +4,8 @@
  * anomaly testing). For N = 1, 2, ... the Nth allocation fails (transient,
  * then persistent) while a runtime is created, started, used and destroyed,
  * a control buffer is encoded, a pattern set compiled and a binary DFA
- * loaded (valid and invalid tables); every failure must come back as
+ * loaded (valid and invalid tables), the IO queue encoded and the model
+ * run; every failure must come back as
  * -ENOMEM with a Fix: hint, and nothing may leak (the fault build runs
  * under ASan with leak detection, CK_FORK=no).
  * Only meaningful in the fault build: `make check-fault`. Elsewhere: exit 77.
@@ -17,6 +18,9 @@
 
 #include "runtime/dfa.h"
 #include "runtime/fault.h"
+#include "runtime/interp.h"
+#include "runtime/io.h"
+#include "runtime/model.h"
 #include "runtime/stream.h"
 #include "runtime/uring.h"
 #include "runtime/proto.h"
@@ -101,7 +105,30 @@ START_TEST(test_fault_proto_encoders)
 	mk_fault_arm(1, 0);
 	ck_assert_int_eq(mk_proto_encode_empty_ring(4, &buf, &len, &err), -ENOMEM);
 	t_assert_fix(err.msg);
+	mk_fault_arm(1, 0);
+	ck_assert_int_eq(mk_io_encode_empty_queue(4, &buf, &len, &err), -ENOMEM);
+	t_assert_fix(err.msg);
+	ck_assert_ptr_null(buf);
 	mk_fault_arm(0, 0);
+}
+END_TEST
+
+/* The reference model's one allocation: a bare -ENOMEM, nothing run. */
+START_TEST(test_fault_model_run)
+{
+	uint32_t ctl[MK_CONTROL_MIN_WORDS] = { 0 }, ring[4 * MK_SLOT_WORDS] = { 0 };
+	struct mk_exec x = { ctl, ring, NULL, MK_CONTROL_MIN_WORDS,
+			     4 * MK_SLOT_WORDS, 0, NULL, 0 };
+
+	ctl[MK_CTL_TENANT_BASE] = MK_CTL_TENANT_MASK_DEFAULT;
+	ctl[MK_CTL_TENANT_MASK_DEFAULT] = ~0u;
+	ring[0] = MK_SLOT_PUBLISHED;
+	mk_fault_arm(1, 0);
+	ck_assert_int_eq(mk_model_run(&x, 4, MK_MODEL_SHARDED, 1, 0, 0), -ENOMEM);
+	mk_fault_arm(0, 0);
+	ck_assert_uint_eq(ring[0], MK_SLOT_PUBLISHED);
+	ck_assert_int_eq(mk_model_run(&x, 4, MK_MODEL_SHARDED, 1, 0, 0), 1);
+	ck_assert_uint_eq(ring[0], MK_SLOT_DONE);
 }
 END_TEST
 
@@ -314,6 +341,7 @@ static Suite *fault_suite(void)
 	tcase_add_test(tc, test_fault_runtime_transient);
 	tcase_add_test(tc, test_fault_runtime_persistent);
 	tcase_add_test(tc, test_fault_proto_encoders);
+	tcase_add_test(tc, test_fault_model_run);
 	tcase_add_test(tc, test_fault_dfa_compile);
 	tcase_add_test(tc, test_fault_dfa_load_binary);
 	tcase_add_test(tc, test_fault_stream_life);
