@@ -697,9 +697,9 @@ static __device__ void park_pass(const mk_cuda_kargs &a, const mk_exec *x,
 			if (!ready)
 				park(a, slot, tenant);
 		}
-		if (a.priority) {
-			pq_push(a, pq, ready, slot,
-				ready ? mk_prio_partition(x, slot) : 0u);
+		if (a.priority) { /* parked again if no partition covers it */
+			pq_place(a, pq, ready, slot,
+				 ready ? mk_prio_partition(x, slot) : 0u);
 			continue;
 		}
 		if (ready) {

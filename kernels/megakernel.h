@@ -136,7 +136,7 @@ struct mk_cuda_kargs {
 
 #define MK_CUDA_THREADS 256u /* threads per block */
 #define MK_CUDA_CHUNK 32u    /* slots per block-queue item (one warp) */
-#define MK_CUDA_PQ_COUNT 6u  /* 5 partitions + "outside every partition" */
+#define MK_CUDA_PQ_COUNT 5u  /* one per partition; a slot outside them is parked */
 /*
  * Test hook: with MK_CUDA_TEST_TRAP=1 in the environment at create time, a
  * slot with this (user) opcode makes the kernel execute a trap, so the

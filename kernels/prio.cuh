@@ -41,6 +41,23 @@ static __device__ void pq_push(const mk_cuda_kargs &a, prio_q *pq, int valid,
 }
 
 /*
+ * Lane-parallel: queue @slot on its partition @part, or park it (it stays
+ * PUBLISHED) when no partition covers it now: the parked bag retries it,
+ * like the CPU backend's enqueue() (PROTOCOL.md 6.3 reads the offsets
+ * every iteration).
+ */
+static __device__ void pq_place(const mk_cuda_kargs &a, prio_q *pq, int valid,
+				uint32_t slot, uint32_t part)
+{
+	if (valid && part >= MK_PRIORITY_LEVELS) {
+		park(a, slot, ld_vol(&a.ring[(size_t)slot * MK_SLOT_WORDS +
+					     MK_TENANT_WORD]));
+		valid = 0;
+	}
+	pq_push(a, pq, valid, slot, valid ? part : 0u);
+}
+
+/*
  * Priority variant: queue [first, first + count) by partition, in kick
  * order. @scan: a rescan of the ring, so only schedulable slots are queued.
  */
@@ -57,7 +74,7 @@ static __device__ void pq_push_range(const mk_cuda_kargs &a, const mk_exec *x,
 		if (valid && scan)
 			valid = mk_prio_schedulable(
 				ld_vol(&a.ring[(size_t)s * MK_SLOT_WORDS]));
-		pq_push(a, pq, valid, s, valid ? mk_prio_partition(x, s) : 0u);
+		pq_place(a, pq, valid, s, valid ? mk_prio_partition(x, s) : 0u);
 	}
 }
 
@@ -82,7 +99,7 @@ static __device__ int prio_pick(const mk_cuda_kargs &a, const uint32_t *len,
 	return -1;
 }
 
-enum { ACT_SKIP = 0, ACT_PARK = 1, ACT_STRAND = 2, ACT_RUN = 3 };
+enum { ACT_SKIP = 0, ACT_PARK = 1, ACT_STRAND = 2, ACT_RUN = 3, ACT_MOVE = 4 };
 
 struct prio_scratch {
 	uint32_t slot[PRIO_BATCH];
@@ -136,8 +153,9 @@ static __device__ void prio_decide(const mk_cuda_kargs &a, const mk_exec *x,
 static __device__ uint32_t prio_commit(const mk_exec *x, prio_q *pq,
 				       prio_scratch *sc)
 {
-	uint32_t k, c = 0;
+	uint32_t k, c = 0, off[MK_PRIORITY_LEVELS + 1u];
 
+	mk_prio_offsets(x, off);
 	for (k = 0; k < sc->n; k++) {
 		uint32_t t = sc->tenant[k];
 
@@ -146,6 +164,11 @@ static __device__ uint32_t prio_commit(const mk_exec *x, prio_q *pq,
 		c = k + 1u;
 		if (!mk_prio_schedulable(sc->st[k])) {
 			sc->act[k] = ACT_SKIP;
+			break;
+		}
+		/* The offsets changed since it was queued: it belongs elsewhere. */
+		if (mk_prio_partition_of(off, sc->slot[k]) != sc->part[k]) {
+			sc->act[k] = ACT_MOVE;
 			break;
 		}
 		if (!tenant_ok(x, t)) {
@@ -168,7 +191,7 @@ static __device__ uint32_t prio_round(const mk_cuda_kargs &a, const mk_exec *x,
 {
 	uint32_t lane = lane_id(), n, c, s = 0;
 	uint32_t w[MK_SLOT_WORDS];
-	int did = 0;
+	int did = 0, move;
 
 	__syncwarp(); /* the last round's reads of @sc are done */
 	if (lane == 0)
@@ -200,6 +223,8 @@ static __device__ uint32_t prio_round(const mk_cuda_kargs &a, const mk_exec *x,
 			did = exec_or_post(a, x, s, w, 0);
 	}
 	notify_done(a, did, want);
+	move = lane < c && sc->act[lane] == ACT_MOVE;
+	pq_place(a, pq, move, s, move ? mk_prio_partition(x, s) : 0u);
 	return c;
 }
 

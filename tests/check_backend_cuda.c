@@ -320,6 +320,36 @@ START_TEST(test_backend_cuda_priority_starvation_fix)
 }
 END_TEST
 
+static void prio_offsets(struct mk_runtime *rt, uint32_t step)
+{
+	uint32_t p;
+
+	for (p = 0; p <= MK_PRIORITY_LEVELS; p++)
+		ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_PRIORITY_OFFSETS_BASE + p,
+						      step * p, NULL), 0);
+}
+
+/*
+ * The offsets are read when a slot is claimed (PROTOCOL.md 6.3): a slot
+ * outside every partition waits PUBLISHED (parked) and runs, in its
+ * partition, once they cover it again.
+ */
+START_TEST(test_backend_cuda_priority_offsets_live)
+{
+	struct mk_runtime *rt = t_cuda(10, MK_SCHED_PRIORITY, 0);
+
+	prio_offsets(rt, 0); /* every partition empty */
+	t_pub(rt, 3, 0, MK_OP_NOP, NULL, 0);
+	t_sleep_ms(50);
+	ck_assert_uint_eq(t_status(rt, 3), MK_SLOT_PUBLISHED);
+	prio_offsets(rt, 2); /* the defaults: slot 3 is HIGH */
+	ck_assert_int_eq(mk_runtime_wait(rt, 3, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_FAIRNESS_BASE + 1), 1);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_PRIORITY_STARVATION), 1);
+	mk_runtime_destroy(rt);
+}
+END_TEST
+
 /* ---- exactly once under concurrent publishers -------------------------------- */
 
 struct pub_arg {
@@ -538,6 +568,7 @@ static Suite *backend_cuda_suite(void)
 	tcase_add_test(tc, test_backend_cuda_batches);
 	tcase_add_test(tc, test_backend_cuda_priority_starvation);
 	tcase_add_test(tc, test_backend_cuda_priority_starvation_fix);
+	tcase_add_test(tc, test_backend_cuda_priority_offsets_live);
 	tcase_add_test(tc, test_backend_cuda_exactly_once_sharded);
 	tcase_add_test(tc, test_backend_cuda_exactly_once_priority);
 	tcase_add_test(tc, test_backend_cuda_sq_overflow_rescan);
