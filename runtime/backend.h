@@ -41,6 +41,12 @@ struct mk_buffers {
 	uint32_t ring_words;
 	uint32_t ctl_words;
 	uint32_t dbg_words;
+	/*
+	 * 1: a device reads the ring across PCIe and stores DONE into it, so
+	 * range publishes write whole lines with streaming stores
+	 * (runtime.c, stream_images). MK_NT_PUBLISH=0 turns it off.
+	 */
+	int stream_stores;
 };
 
 struct mk_backend_ops {

@@ -408,6 +408,7 @@ static int cuda_create(const struct mk_backend_params *p,
 	bufs->ring_words = p->slots * MK_SLOT_WORDS;
 	bufs->ctl_words = p->ctl_words;
 	bufs->dbg_words = p->dbg_words;
+	bufs->stream_stores = env_int("MK_NT_PUBLISH", 1) != 0;
 	*out = b;
 	return 0;
 }

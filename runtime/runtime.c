@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "runtime/backend.h"
 #include "runtime/proto.h"
@@ -26,6 +29,7 @@ struct mk_runtime {
 	const struct mk_backend_ops *ops;
 	struct mk_backend *be;
 	uint32_t *ring;       /* backend's host-visible ring, slots*16 words */
+	int ring_stream;      /* mk_buffers.stream_stores */
 	uint32_t slots;
 	uint32_t ctl_words;
 	uint32_t dbg_words;
@@ -146,6 +150,7 @@ static int create_backend(struct mk_runtime *rt, struct mk_err *err)
 	if (rc)
 		goto out_free_ctl;
 	rt->ring = bufs.ring;
+	rt->ring_stream = bufs.stream_stores;
 out_free_ctl:
 	free(ctl);
 	return rc;
@@ -415,12 +420,67 @@ static int check_images(struct mk_runtime *rt, uint32_t first,
 	return 0;
 }
 
+/* The images are slot layout already: words 1..15, then status last. */
+static void copy_images(uint32_t *ring, uint32_t first,
+			const struct mk_slot *img, uint32_t count)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++) {
+		uint32_t *w = &ring[(size_t)(first + i) * MK_SLOT_WORDS];
+
+		memcpy(&w[MK_OPCODE_WORD], &img[i].opcode,
+		       MK_SLOT_BYTES - sizeof(uint32_t));
+		__atomic_store_n(&w[MK_STATUS_WORD], (uint32_t)MK_SLOT_PUBLISHED,
+				 __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * copy_images() for a ring a device reads across PCIe (CUDA): each line
+ * is written whole with streaming stores, status PUBLISHED included, so
+ * the host does not read-for-ownership lines the device last wrote DONE
+ * into, and the device's reads find no dirty line in the CPU cache to
+ * snoop. The device reads a range only after its doorbell entry, which the
+ * store fence orders after every line; a host reader (this thread after
+ * the fence, others after unlock_range's release) sees whole lines.
+ * Returns 0 where there are no streaming stores (the caller copies).
+ */
+static int stream_images(uint32_t *ring, uint32_t first,
+			 const struct mk_slot *img, uint32_t count)
+{
+#if defined(__x86_64__)
+	const __m128i keep = _mm_set_epi32(-1, -1, -1, 0);
+	const __m128i pub = _mm_cvtsi32_si128((int)MK_SLOT_PUBLISHED);
+	uint32_t i;
+
+	for (i = 0; i < count; i++) {
+		__m128i *d = (__m128i *)(void *)&ring[(size_t)(first + i) *
+						      MK_SLOT_WORDS];
+		const __m128i *s = (const __m128i *)(const void *)&img[i];
+		__m128i h = _mm_loadu_si128(s);
+
+		_mm_stream_si128(d + 1, _mm_loadu_si128(s + 1));
+		_mm_stream_si128(d + 2, _mm_loadu_si128(s + 2));
+		_mm_stream_si128(d + 3, _mm_loadu_si128(s + 3));
+		_mm_stream_si128(d, _mm_or_si128(_mm_and_si128(h, keep), pub));
+	}
+	_mm_sfence();
+	return 1;
+#else
+	(void)ring;
+	(void)first;
+	(void)img;
+	(void)count;
+	return 0;
+#endif
+}
+
 int mk_runtime_publish_images(struct mk_runtime *rt, uint32_t first,
 			      const struct mk_slot *images, uint32_t count,
 			      struct mk_err *err)
 {
 	int64_t held;
-	uint32_t i;
 	int rc;
 
 	if (count == 0)
@@ -438,15 +498,8 @@ int mk_runtime_publish_images(struct mk_runtime *rt, uint32_t first,
 		unlock_range(rt, first, count);
 		return rc;
 	}
-	/* The images are slot layout already: words 1..15, then status. */
-	for (i = 0; i < count; i++) {
-		uint32_t *w = &rt->ring[(size_t)(first + i) * MK_SLOT_WORDS];
-
-		memcpy(&w[MK_OPCODE_WORD], &images[i].opcode,
-		       MK_SLOT_BYTES - sizeof(uint32_t));
-		__atomic_store_n(&w[MK_STATUS_WORD], (uint32_t)MK_SLOT_PUBLISHED,
-				 __ATOMIC_RELEASE);
-	}
+	if (!rt->ring_stream || !stream_images(rt->ring, first, images, count))
+		copy_images(rt->ring, first, images, count);
 	unlock_range(rt, first, count);
 	__atomic_fetch_add(&rt->published, count, __ATOMIC_RELAXED);
 	rt->ops->kick_range(rt->be, first, count);

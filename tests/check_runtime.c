@@ -311,6 +311,54 @@ START_TEST(test_runtime_images_validate_every_target)
 }
 END_TEST
 
+/*
+ * The streaming-store publish CUDA uses (runtime.c stream_images), forced
+ * on for the CPU backend: every word of every line lands, status last
+ * becomes PUBLISHED whatever the image said (0 or 1), and each runs once.
+ */
+START_TEST(test_runtime_images_streaming_stores)
+{
+	static struct mk_slot img[200];
+	struct mk_runtime *nt;
+	struct mk_slot s;
+	struct mk_err err;
+	uint32_t i, j;
+
+	setenv("MK_NT_PUBLISH", "1", 1);
+	nt = t_rt_start("cpu", 256, MK_SCHED_SHARDED, 0);
+	unsetenv("MK_NT_PUBLISH");
+	ck_assert_int_eq(mk_runtime_stop(nt), 0);
+	for (i = 0; i < 200; i++) {
+		img[i].status = i % 2u;
+		img[i].opcode = MK_OP_ATOMIC_ADD;
+		img[i].priority = i;
+		img[i].args[0] = i + 1u;
+		img[i].args[1] = OBS(i % 4u);
+		for (j = 2; j < MK_ARGS_PER_SLOT; j++)
+			img[i].args[j] = i * 100u + j;
+	}
+	ck_assert_int_eq(mk_runtime_publish_images(nt, 7, img, 200, &err), 0);
+	for (i = 0; i < 200; i++) {
+		mk_runtime_read_slot(nt, 7u + i, &s);
+		ck_assert_uint_eq(s.status, MK_SLOT_PUBLISHED);
+		img[i].status = MK_SLOT_PUBLISHED;
+		ck_assert_int_eq(memcmp(&s, &img[i], sizeof(s)), 0);
+	}
+	mk_runtime_read_slot(nt, 6, &s);
+	ck_assert_uint_eq(s.status, MK_SLOT_EMPTY);
+	mk_runtime_read_slot(nt, 207, &s);
+	ck_assert_uint_eq(s.status, MK_SLOT_EMPTY);
+	ck_assert_int_eq(mk_runtime_start(nt, &err), 0);
+	for (i = 0; i < 200; i++)
+		ck_assert_int_eq(mk_runtime_wait(nt, 7u + i, T_WAIT_NS), 0);
+	/* obs k gets i + 1 for every i = k mod 4: 4950 + 50k */
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(t_ctl(nt, OBS(i)), 4950u + 50u * i);
+	ck_assert_uint_eq(t_ctl(nt, MK_CTL_DONE_COUNT), 200);
+	mk_runtime_destroy(nt);
+}
+END_TEST
+
 START_TEST(test_runtime_reserve_until_exhausted)
 {
 	int got[64], i, rc;
@@ -466,6 +514,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_tenant_mask_enabled_by_opcode);
 	tcase_add_test(tc, test_runtime_batch_publish_all_or_nothing);
 	tcase_add_test(tc, test_runtime_images_validate_every_target);
+	tcase_add_test(tc, test_runtime_images_streaming_stores);
 	tcase_add_test(tc, test_runtime_reserve_until_exhausted);
 	tcase_add_test(tc, test_runtime_range_lock_all_or_nothing);
 	tcase_add_test(tc, test_runtime_control_word_ownership);
