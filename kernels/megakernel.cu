@@ -542,6 +542,45 @@ static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
 	return n;
 }
 
+#include "kernels/tune.cuh"
+
+/*
+ * MK_CUDA_TUNE & 2: one single-slot entry that arrives while the executor
+ * is idle runs here, without the hand-off (its shared-memory round and the
+ * executor's wake-up, ~440 cycles of the round trip). The poller has no
+ * read in flight at this point, so its L2 loads and fence wait for nothing
+ * else. The executor keeps ranges, nudges, parked slots and the opcodes
+ * that use pattern sets or scan jobs. Returns 1 if it ran the entry.
+ */
+static __device__ int poll_direct(const mk_cuda_kargs &a, volatile handoff *hf,
+				  const poll *p, uint32_t tail)
+{
+	uint32_t d0 = __shfl_sync(FULL_MASK, (uint32_t)p->u0, 0);
+	uint32_t op = __shfl_sync(FULL_MASK, (uint32_t)p->u1, 0);
+	uint32_t w[MK_SQ_UNITS], i;
+	int did = 0;
+
+	if (!(a.tune & 2u) || a.priority || a.trace ||
+	    d0 >> MK_SQ_KIND_SHIFT != MK_SQ_KIND_INLINE ||
+	    op == MK_OP_SCAN_CHUNK || op == MK_OP_PACKED_SLOT ||
+	    op == MK_OP_DFA_STEP || sh_ld_warp(&hf->head) != tail)
+		return 0;
+#pragma unroll
+	for (i = 0; i < MK_SQ_UNITS; i++)
+		w[i] = __shfl_sync(FULL_MASK,
+				   (i & 1u) ? (uint32_t)p->u1 : (uint32_t)p->u0,
+				   (int)(i >> 1));
+	if (lane_id() == 0 && (d0 & MK_SQ_SLOT_MASK) < a.slots) {
+		const mk_exec x = exec_of(a);
+
+		w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
+		did = run_checked(a, d0 & MK_SQ_SLOT_MASK, w,
+				  tenant_ok(&x, w[MK_TENANT_WORD]));
+	}
+	notify_done(a, did, sh_ld_warp(&hf->want));
+	return 1;
+}
+
 /*
  * Wait for @p's data and hand its complete entries to the executor (as
  * many as the hand-off ring has room for). Stale reads (issued for an older
@@ -577,6 +616,15 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 		n = p->head != *head ? 0u : room;
 	if (!n)
 		return 0;
+	if (n == 1u && poll_direct(a, hf, p, *tail)) {
+		*head += 1u;
+		if (lane == 0) {
+			a.ds->sq_head = *head;
+			st_vol64(&a.hpage->sq_head, *head);
+		}
+		__syncwarp();
+		return 1;
+	}
 	if (e < n) {
 		volatile uint32_t *dst = hf->ent[(*tail + e) % HANDOFF_SLOTS];
 
@@ -598,31 +646,6 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 	}
 	__syncwarp();
 	return n;
-}
-
-static __device__ __forceinline__ void spin_until(long long t0, long long gap)
-{
-	while (clock64() - t0 < gap)
-		;
-}
-
-/* Half a PCIe round trip, in SM cycles (dependent sysmem loads). */
-static __device__ long long half_rtt(const mk_cuda_kargs &a)
-{
-	long long t0 = clock64(), gap;
-	uint32_t i, v;
-
-	for (i = 0; i < 4u; i++) {
-		v = ld_vol(&a.hpage->want);
-		if (v == 0xDEADBEEFu) /* never: makes the next load wait */
-			st_vol(&a.hpage->pad0[0], v);
-	}
-	/* A bit more than half: a shorter stagger is worse than none. */
-	gap = (clock64() - t0) * 6 / 40;
-	gap = gap < 200 ? 200 : (gap > 8000 ? 8000 : gap);
-	if (lane_id() == 0)
-		st_vol(&a.hpage->gap, (uint32_t)gap);
-	return gap;
 }
 
 /*
@@ -797,35 +820,6 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 		exec_range(a, x, pq, kind, k & MK_SQ_SLOT_MASK, c, buf, want);
 	}
 	return nudge;
-}
-
-/* MK_CUDA_TRACE: per-stage cycle sums, published as means every 256. */
-struct trace {
-	unsigned long long seen, exec, done, ten, fence;
-	uint32_t n;
-};
-
-static __device__ void trace_add(const mk_cuda_kargs &a, volatile handoff *hf,
-				 struct trace *tr, long long t0)
-{
-	if (lane_id() != 0)
-		return;
-	tr->seen += sh_ld(&hf->t_seen) - sh_ld(&hf->t_issue);
-	tr->exec += (uint32_t)t0 - sh_ld(&hf->t_seen);
-	tr->done += clock64() - t0;
-	tr->ten += g_tr_ten - t0;
-	tr->fence += g_tr_f1 - g_tr_f0;
-	if (++tr->n < 256u)
-		return;
-	st_vol(&a.hpage->tr_ten, (uint32_t)(tr->ten / tr->n));
-	st_vol(&a.hpage->tr_fence, (uint32_t)(tr->fence / tr->n));
-	tr->ten = tr->fence = 0;
-	st_vol(&a.hpage->tr_seen, (uint32_t)(tr->seen / tr->n));
-	st_vol(&a.hpage->tr_exec, (uint32_t)(tr->exec / tr->n));
-	st_vol(&a.hpage->tr_done, (uint32_t)(tr->done / tr->n));
-	st_vol(&a.hpage->tr_n, a.hpage->tr_n + tr->n);
-	tr->seen = tr->exec = tr->done = 0;
-	tr->n = 0;
 }
 
 /*

@@ -131,7 +131,9 @@ struct mk_cuda_kargs {
 	uint32_t launch_id;
 	uint32_t test_trap; /* 1: MK_CUDA_TRAP_OPCODE traps (fault tests) */
 	uint32_t trace;     /* 1: fill hpage->tr_* (MK_CUDA_TRACE=1) */
-	uint32_t tune;      /* MK_CUDA_TUNE: 1 = poll copies A and B staggered */
+	uint32_t tune;      /* MK_CUDA_TUNE bits: 1 = poll copies A and B
+			     * staggered; 2 = the poller runs a lone single
+			     * slot itself (poll_direct) */
 };
 
 #define MK_CUDA_THREADS 256u /* threads per block */

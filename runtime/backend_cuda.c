@@ -20,8 +20,10 @@
  * and notices the kernel leaving (SHUTDOWN opcode, stop) or faulting.
  * Environment (tests, tuning): MK_CUDA_DEVICE (index), MK_CUDA_BLOCKS (grid
  * size), MK_CUDA_STOP_TIMEOUT_MS, MK_CUDA_TEST_TRAP (fault tests),
- * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_TUNE=1 (two
- * staggered SQ reads); see kernels/megakernel.h.
+ * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_TUNE (bit 1:
+ * two staggered SQ reads; bit 2: the poller runs lone single slots),
+ * MK_NT_PUBLISH=0 (range publishes with cached stores); see
+ * kernels/megakernel.h and runtime/runtime.c.
  */
 #include <errno.h>
 #include <pthread.h>

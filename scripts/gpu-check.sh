@@ -7,7 +7,8 @@
 # /tmp/pfx, GPU summary, build (make CUDA=1 into build/gpu-check), the GPU
 # suites, the mixed load test (8 writer processes + 4 API threads, 1M
 # commands, exact counters), bench_gpu (+ bench_runtime, bench_fs and
-# bench_scan on cuda), compute-sanitizer memcheck +
+# bench_scan on cuda), ab (options against their other setting),
+# compute-sanitizer memcheck +
 # racecheck on check_parity, the unit suites, mount tests with
 # backend=cuda. The GPU steps come first, so they report even when the time
 # budget runs out. A failing step is recorded and the next one runs anyway;
@@ -30,7 +31,7 @@ B=build/gpu-check
 PFX=${MK_PFX:-/tmp/pfx}
 DEBS=${MK_DEBS:-$ROOT/third_party/debs}
 JOBS=${JOBS:-16}
-ALL_STEPS="gpu-info build gpu-suites load-cuda bench memcheck racecheck scan-memcheck scan-racecheck unit mount-cuda"
+ALL_STEPS="gpu-info build gpu-suites load-cuda bench ab memcheck racecheck scan-memcheck scan-racecheck unit mount-cuda"
 STEPS=${GPU_CHECK_STEPS:-$ALL_STEPS}
 LOG=$OUT/gpu-check.log
 DEADLINE=${GPU_CHECK_DEADLINE:-570}
@@ -198,6 +199,30 @@ step_bench() {
 	return "$rc"
 }
 
+# ab: each host/kernel option against its other setting in the same run,
+# alternated: MK_CUDA_TUNE=2 (the poller runs a lone single slot itself)
+# vs 0 on bench_gpu's round trip, MK_NT_PUBLISH=1 (streaming-store range
+# publishes) vs 0 on bench_fs's ring/raw; then the GPU suites with TUNE=2.
+step_ab() {
+	local t v rc=0
+	for t in 0 2 0 2; do
+		echo "---- bench_gpu MK_CUDA_TUNE=$t (quick)"
+		MK_CUDA_TUNE=$t MK_BENCH_QUICK=1 timeout 90 "$B/tests/bench_gpu" || rc=1
+	done
+	for v in 1 0 1 0; do
+		echo "---- bench_fs cuda MK_NT_PUBLISH=$v"
+		MK_NT_PUBLISH=$v MK_BUILD=$ROOT/$B timeout 90 "$B/tests/bench_fs" \
+			cuda 1000 2>/dev/null || rc=1
+	done
+	for t in check_backend_cuda check_parity; do
+		echo "---- $t MK_CUDA_TUNE=2"
+		MK_CUDA_TUNE=2 CK_INCLUDE_TAGS=gpu timeout 120 "$B/tests/$t" 2>&1 |
+			tail -n 5
+		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	done
+	return "$rc"
+}
+
 step_mount_cuda() {
 	local t rc pass=0 fail=0 skip=0
 	export MEGAFS_BIN=$ROOT/$B/megafs MK_BUILD=$ROOT/$B MK_BACKEND=cuda
@@ -220,7 +245,7 @@ step_mount_cuda() {
 }
 
 export -f step_gpu_info step_build build_extra step_sanitize sanitizer \
-	step_bench step_mount_cuda
+	step_bench step_ab step_mount_cuda
 export B JOBS ROOT MK_TEST_TIMEOUT
 
 : >"$LOG"
@@ -236,6 +261,7 @@ want load-cuda && run_step load-cuda 240 env MK_BACKEND=cuda \
 	MK_LOAD_TOTAL="${MK_LOAD_TOTAL:-1000000}" MK_BUILD="$ROOT/$B" \
 	bash tests/sh/test_load.sh
 want bench && run_step bench 330 bash -c step_bench
+want ab && run_step ab 420 bash -c step_ab
 want memcheck && run_step memcheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize memcheck"
 want racecheck && run_step racecheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize racecheck"
 want scan-memcheck && run_step scan-memcheck "${SAN_TIMEOUT:-240}" \
