@@ -42,11 +42,11 @@ struct mk_buffers {
 	uint32_t ctl_words;
 	uint32_t dbg_words;
 	/*
-	 * 1: a device reads the ring across PCIe and stores DONE into it, so
-	 * range publishes write whole lines with streaming stores
-	 * (runtime.c, stream_images). MK_NT_PUBLISH=0 turns it off.
+	 * Non-zero: a device reads the ring across PCIe and stores DONE into
+	 * it, so range publishes of at least this many slots write whole
+	 * lines with streaming stores (runtime.c, stream_images). 0: never.
 	 */
-	int stream_stores;
+	uint32_t stream_min;
 };
 
 struct mk_backend_ops {

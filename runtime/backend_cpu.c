@@ -351,8 +351,8 @@ static int cpu_create(const struct mk_backend_params *p,
 	bufs->ctl_words = p->ctl_words;
 	bufs->dbg_words = p->dbg_words;
 	/* Off: the ring stays in this CPU's cache. MK_NT_PUBLISH=1 tests it. */
-	bufs->stream_stores = getenv("MK_NT_PUBLISH") &&
-			      strcmp(getenv("MK_NT_PUBLISH"), "1") == 0;
+	bufs->stream_min = getenv("MK_NT_PUBLISH") &&
+			   strcmp(getenv("MK_NT_PUBLISH"), "1") == 0;
 	*out = b;
 	return 0;
 

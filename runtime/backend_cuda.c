@@ -22,7 +22,8 @@
  * size), MK_CUDA_STOP_TIMEOUT_MS, MK_CUDA_TEST_TRAP (fault tests),
  * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_TUNE (bit 1:
  * two staggered SQ reads; bit 2: the poller runs lone single slots),
- * MK_NT_PUBLISH=0 (range publishes with cached stores); see
+ * MK_NT_PUBLISH=0 (range publishes always with cached stores),
+ * MK_NT_PUBLISH_MIN (slots, 8192: streaming stores from there); see
  * kernels/megakernel.h and runtime/runtime.c.
  */
 #include <errno.h>
@@ -410,7 +411,9 @@ static int cuda_create(const struct mk_backend_params *p,
 	bufs->ring_words = p->slots * MK_SLOT_WORDS;
 	bufs->ctl_words = p->ctl_words;
 	bufs->dbg_words = p->dbg_words;
-	bufs->stream_stores = env_int("MK_NT_PUBLISH", 1) != 0;
+	/* Measured in docs/BENCH.md run F: a win from 1 MiB, a loss at 64 KiB. */
+	if (env_int("MK_NT_PUBLISH", 1))
+		bufs->stream_min = (uint32_t)env_int("MK_NT_PUBLISH_MIN", 8192);
 	*out = b;
 	return 0;
 }
