@@ -755,7 +755,8 @@ static void sq_push_locked(struct mk_backend *b, const uint32_t *data)
 		return;
 	}
 	tag = (uint64_t)(uint32_t)(pos + 1u) << 32;
-	for (q = 0; q < 2; q++) { /* copy A, then copy B of the same cell */
+	/* Copy A, then copy B of the same cell, which only MK_CUDA_TUNE=1 reads. */
+	for (q = 0; q < ((b->ka.tune & 1u) ? 2u : 1u); q++) {
 		cell = b->sq + (size_t)(pos & (b->g.sq_cap - 1u)) * MK_SQ_CELL_UNITS +
 		       q * MK_SQ_UNITS;
 		for (i = 1; i < MK_SQ_UNITS; i++)
