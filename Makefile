@@ -218,7 +218,7 @@ check-fault:
 check-gpu: all
 	@MK_GPU=1 scripts/run-tests.sh $(B)
 
-MK_TSAN_SUITES ?= check_runtime check_backend_cpu check_interp check_stream check_wake
+MK_TSAN_SUITES ?= check_runtime check_backend_cpu check_interp check_stream check_wake check_fanout
 
 FUZZ_SECONDS ?= 20
 fuzz:

@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 #include "runtime/backend.h"
+#include "runtime/fanout.h"
 #include "runtime/proto.h"
 #include "runtime/wake.h"
 
@@ -30,6 +32,7 @@ struct mk_runtime {
 	struct mk_backend *be;
 	uint32_t *ring;       /* backend's host-visible ring, slots*16 words */
 	uint32_t stream_min;  /* mk_buffers.stream_min */
+	struct mk_fanout *fan; /* big range publishes in parts (NULL: off) */
 	uint32_t slots;
 	uint32_t ctl_words;
 	uint32_t dbg_words;
@@ -119,6 +122,24 @@ static int pick_backend(struct mk_runtime *rt, struct mk_err *err)
 	return rc;
 }
 
+/*
+ * Helpers for big range publishes: where the backend streams them (CUDA)
+ * and the host has 8 cores or more, 3 (4 parts), else none.
+ * MK_PUBLISH_PARTS=N (1..9) sets the parts; 1 turns it off. Without
+ * helpers (or threads) every publish runs on its caller, as before.
+ */
+static void start_fanout(struct mk_runtime *rt)
+{
+	const char *v = getenv("MK_PUBLISH_PARTS");
+	long parts = rt->stream_min && sysconf(_SC_NPROCESSORS_ONLN) >= 8 ? 4 : 1;
+
+	if (v && *v)
+		parts = strtol(v, NULL, 10);
+	if (parts >= 2 && parts <= (long)MK_FANOUT_MAX + 1 &&
+	    mk_fanout_create((uint32_t)parts - 1u, &rt->fan))
+		rt->fan = NULL;
+}
+
 static int create_backend(struct mk_runtime *rt, struct mk_err *err)
 {
 	struct mk_backend_params p;
@@ -151,6 +172,7 @@ static int create_backend(struct mk_runtime *rt, struct mk_err *err)
 		goto out_free_ctl;
 	rt->ring = bufs.ring;
 	rt->stream_min = bufs.stream_min;
+	start_fanout(rt);
 out_free_ctl:
 	free(ctl);
 	return rc;
@@ -203,6 +225,7 @@ void mk_runtime_destroy(struct mk_runtime *rt)
 	if (!rt)
 		return;
 	mk_runtime_stop(rt);
+	mk_fanout_destroy(rt->fan);
 	rt->ops->destroy(rt->be);
 	free(rt->lock);
 	pthread_mutex_destroy(&rt->life);
@@ -442,9 +465,10 @@ static void copy_images(uint32_t *ring, uint32_t first,
  * stores, status PUBLISHED included, so the device's reads and its DONE
  * stores find no dirty line in the CPU cache to snoop while the host is
  * still writing (measured: 1 MiB ring/raw writes 38 -> 47 M slots/s; at
- * 64 KiB cached stores win, the lines are still in this core's cache). The device reads a range only after its doorbell entry, which the
- * store fence orders after every line; a host reader (this thread after
- * the fence, others after unlock_range's release) sees whole lines.
+ * 64 KiB cached stores win, the lines are still in this core's cache).
+ * The device reads a range only after its doorbell entry, which the store
+ * fence (each writing thread's) orders after every line; a host reader
+ * (after unlock_range's release) sees whole lines.
  * Returns 0 where there are no streaming stores (the caller copies).
  */
 static int stream_images(uint32_t *ring, uint32_t first,
@@ -477,6 +501,82 @@ static int stream_images(uint32_t *ring, uint32_t first,
 #endif
 }
 
+/* Write validated images into the ring, streamed if @stream. */
+static void write_images(struct mk_runtime *rt, uint32_t first,
+			 const struct mk_slot *img, uint32_t count, int stream)
+{
+	if (!stream || !stream_images(rt->ring, first, img, count))
+		copy_images(rt->ring, first, img, count);
+}
+
+#define FAN_PART_MIN 2048u /* slots per part of a fanned publish */
+
+/* One range publish split into contiguous parts (runtime/fanout.h). */
+struct fan_job {
+	struct mk_runtime *rt;
+	const struct mk_slot *img;
+	uint32_t first, count;
+	int write;  /* 0: check phase, 1: write phase */
+	int stream; /* the whole range is large enough to stream */
+	int rc[MK_FANOUT_MAX + 1];
+	struct mk_err err[MK_FANOUT_MAX + 1];
+};
+
+static void fan_part(void *arg, uint32_t part, uint32_t parts)
+{
+	struct fan_job *j = arg;
+	uint32_t per = j->count / parts, lo = part * per;
+	uint32_t n = part + 1u == parts ? j->count - lo : per;
+
+	if (j->write)
+		write_images(j->rt, j->first + lo, j->img + lo, n, j->stream);
+	else
+		j->rc[part] = check_images(j->rt, j->first + lo, j->img + lo, n,
+					   &j->err[part]);
+}
+
+/*
+ * check_images() then write_images() of a locked range, in parts on the
+ * fan-out helpers when it is large: each part's status reads (cache
+ * misses: the GPU wrote DONE into those lines) and line writes run on
+ * their own core. The first failing part holds the first bad image, so
+ * the error is the serial one. Returns 0 or the check's error.
+ */
+static int check_and_write(struct mk_runtime *rt, uint32_t first,
+			   const struct mk_slot *img, uint32_t count,
+			   struct mk_err *err)
+{
+	struct fan_job j;
+	uint32_t parts = count / FAN_PART_MIN, i;
+	int rc;
+
+	if (parts > mk_fanout_width(rt->fan))
+		parts = mk_fanout_width(rt->fan);
+	j.rt = rt;
+	j.img = img;
+	j.first = first;
+	j.count = count;
+	j.write = 0;
+	j.stream = rt->stream_min && count >= rt->stream_min;
+	if (parts < 2u || mk_fanout_run(rt->fan, fan_part, &j, parts)) {
+		rc = check_images(rt, first, img, count, err);
+		if (!rc)
+			write_images(rt, first, img, count, j.stream);
+		return rc;
+	}
+	for (i = 0; i < parts; i++) {
+		if (j.rc[i]) {
+			if (err)
+				*err = j.err[i];
+			return j.rc[i];
+		}
+	}
+	j.write = 1;
+	if (mk_fanout_run(rt->fan, fan_part, &j, parts))
+		write_images(rt, first, img, count, j.stream);
+	return 0;
+}
+
 int mk_runtime_publish_images(struct mk_runtime *rt, uint32_t first,
 			      const struct mk_slot *images, uint32_t count,
 			      struct mk_err *err)
@@ -494,15 +594,10 @@ int mk_runtime_publish_images(struct mk_runtime *rt, uint32_t first,
 	held = lock_range(rt, first, count);
 	if (held >= 0)
 		return busy_err(err, (uint32_t)held);
-	rc = check_images(rt, first, images, count, err);
-	if (rc) {
-		unlock_range(rt, first, count);
-		return rc;
-	}
-	if (!rt->stream_min || count < rt->stream_min ||
-	    !stream_images(rt->ring, first, images, count))
-		copy_images(rt->ring, first, images, count);
+	rc = check_and_write(rt, first, images, count, err);
 	unlock_range(rt, first, count);
+	if (rc)
+		return rc;
 	__atomic_fetch_add(&rt->published, count, __ATOMIC_RELAXED);
 	rt->ops->kick_range(rt->be, first, count);
 	return 0;
