@@ -42,11 +42,14 @@ struct mk_buffers {
 	uint32_t ctl_words;
 	uint32_t dbg_words;
 	/*
-	 * Non-zero: a device reads the ring across PCIe and stores DONE into
-	 * it, so range publishes of at least this many slots write whole
-	 * lines with streaming stores (runtime.c, stream_images). 0: never.
+	 * For a ring a device reads across PCIe and stores DONE into (CUDA):
+	 * stream_min, non-zero: range publishes of at least this many slots
+	 * write whole lines with streaming stores (runtime.c, stream_images);
+	 * fan_parts > 1: big range publishes run in up to this many parts on
+	 * helper threads (runtime/fanout.h). 0 / 1: off.
 	 */
 	uint32_t stream_min;
+	uint32_t fan_parts;
 };
 
 struct mk_backend_ops {

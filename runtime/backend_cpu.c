@@ -350,7 +350,10 @@ static int cpu_create(const struct mk_backend_params *p,
 	bufs->ring_words = b->x.ring_words;
 	bufs->ctl_words = p->ctl_words;
 	bufs->dbg_words = p->dbg_words;
-	/* Off: the ring stays in this CPU's cache. MK_NT_PUBLISH=1 tests it. */
+	/*
+	 * Off: the ring stays in this CPU's cache. The tests force them on
+	 * (MK_NT_PUBLISH=1, MK_PUBLISH_PARTS in runtime.c).
+	 */
 	bufs->stream_min = getenv("MK_NT_PUBLISH") &&
 			   strcmp(getenv("MK_NT_PUBLISH"), "1") == 0;
 	*out = b;

@@ -22,12 +22,13 @@
  * size), MK_CUDA_STOP_TIMEOUT_MS, MK_CUDA_TEST_TRAP (fault tests),
  * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_TUNE (bit 1:
  * two staggered SQ reads; bit 2: the poller runs lone single slots),
- * MK_NT_PUBLISH=0 (range publishes always with cached stores),
- * MK_NT_PUBLISH_MIN (slots, 8192: streaming stores from there); see
+ * MK_NT_PUBLISH=1 (range publishes of MK_NT_PUBLISH_MIN slots, 8192,
+ * or more with streaming stores; MK_PUBLISH_PARTS in runtime.c); see
  * kernels/megakernel.h and runtime/runtime.c.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <sched.h>
 #include <stdio.h>
@@ -411,9 +412,10 @@ static int cuda_create(const struct mk_backend_params *p,
 	bufs->ring_words = p->slots * MK_SLOT_WORDS;
 	bufs->ctl_words = p->ctl_words;
 	bufs->dbg_words = p->dbg_words;
-	/* Measured in docs/BENCH.md run F: a win from 1 MiB, a loss at 64 KiB. */
-	if (env_int("MK_NT_PUBLISH", 1))
+	/* docs/BENCH.md run F: parts won on both hosts, streaming on one. */
+	if (env_int("MK_NT_PUBLISH", 0))
 		bufs->stream_min = (uint32_t)env_int("MK_NT_PUBLISH_MIN", 8192);
+	bufs->fan_parts = sysconf(_SC_NPROCESSORS_ONLN) >= 8 ? 4u : 1u;
 	*out = b;
 	return 0;
 }

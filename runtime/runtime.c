@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -123,20 +122,20 @@ static int pick_backend(struct mk_runtime *rt, struct mk_err *err)
 }
 
 /*
- * Helpers for big range publishes: where the backend streams them (CUDA)
- * and the host has 8 cores or more, 3 (4 parts), else none.
- * MK_PUBLISH_PARTS=N (1..9) sets the parts; 1 turns it off. Without
- * helpers (or threads) every publish runs on its caller, as before.
+ * Helpers for big range publishes, as many as the backend asks for
+ * (mk_buffers.fan_parts: CUDA on 8+ cores, 4 parts). MK_PUBLISH_PARTS=N
+ * (1..9) overrides; 1 turns them off. Without helpers (or when they cannot
+ * start) every publish runs on its caller.
  */
-static void start_fanout(struct mk_runtime *rt)
+static void start_fanout(struct mk_runtime *rt, uint32_t parts)
 {
 	const char *v = getenv("MK_PUBLISH_PARTS");
-	long parts = rt->stream_min && sysconf(_SC_NPROCESSORS_ONLN) >= 8 ? 4 : 1;
+	long n = parts;
 
 	if (v && *v)
-		parts = strtol(v, NULL, 10);
-	if (parts >= 2 && parts <= (long)MK_FANOUT_MAX + 1 &&
-	    mk_fanout_create((uint32_t)parts - 1u, &rt->fan))
+		n = strtol(v, NULL, 10);
+	if (n >= 2 && n <= (long)MK_FANOUT_MAX + 1 &&
+	    mk_fanout_create((uint32_t)n - 1u, &rt->fan))
 		rt->fan = NULL;
 }
 
@@ -172,7 +171,7 @@ static int create_backend(struct mk_runtime *rt, struct mk_err *err)
 		goto out_free_ctl;
 	rt->ring = bufs.ring;
 	rt->stream_min = bufs.stream_min;
-	start_fanout(rt);
+	start_fanout(rt, bufs.fan_parts);
 out_free_ctl:
 	free(ctl);
 	return rc;
@@ -461,11 +460,12 @@ static void copy_images(uint32_t *ring, uint32_t first,
 
 /*
  * copy_images() for a large range of a ring a device reads across PCIe
- * (CUDA, mk_buffers.stream_min): each line is written whole with streaming
- * stores, status PUBLISHED included, so the device's reads and its DONE
- * stores find no dirty line in the CPU cache to snoop while the host is
- * still writing (measured: 1 MiB ring/raw writes 38 -> 47 M slots/s; at
- * 64 KiB cached stores win, the lines are still in this core's cache).
+ * (CUDA with MK_NT_PUBLISH=1, mk_buffers.stream_min): each line is written
+ * whole with streaming stores, status PUBLISHED included, so the device's
+ * reads and its DONE stores find no dirty line in the CPU cache to snoop
+ * while the host is still writing. Host-dependent (docs/BENCH.md run F):
+ * 1 MiB ring/raw writes 41 -> 47 M slots/s on one H100 host, slower on
+ * another, and slower at 64 KiB everywhere, so it is opt-in.
  * The device reads a range only after its doorbell entry, which the store
  * fence (each writing thread's) orders after every line; a host reader
  * (after unlock_range's release) sees whole lines.

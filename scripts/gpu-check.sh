@@ -199,20 +199,21 @@ step_bench() {
 	return "$rc"
 }
 
-# ab: each host/kernel option against its other setting in the same run,
+# ab: each host/kernel option against the default in the same run,
 # alternated: MK_CUDA_TUNE=2 (the poller runs a lone single slot itself)
-# vs 0 on bench_gpu's round trip, MK_NT_PUBLISH=1 (streaming-store range
-# publishes) vs 0 on bench_fs's ring/raw; then the GPU suites with TUNE=2.
+# vs 0 on bench_gpu's round trip; on bench_fs's ring/raw the default
+# (big publishes in 4 parts) vs MK_PUBLISH_PARTS=1 (serial) vs
+# MK_NT_PUBLISH=1 (streaming stores); then the GPU suites with TUNE=2.
 step_ab() {
 	local t v rc=0
 	for t in 0 2 0 2; do
 		echo "---- bench_gpu MK_CUDA_TUNE=$t (quick)"
 		MK_CUDA_TUNE=$t MK_BENCH_QUICK=1 timeout 90 "$B/tests/bench_gpu" || rc=1
 	done
-	for v in 1 0 1 0; do
-		echo "---- bench_fs cuda MK_NT_PUBLISH=$v"
-		MK_NT_PUBLISH=$v MK_BUILD=$ROOT/$B timeout 90 "$B/tests/bench_fs" \
-			cuda 1000 2>/dev/null || rc=1
+	for v in "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1 "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1; do
+		echo "---- bench_fs cuda ${v:-(defaults)}"
+		env $v MK_BUILD="$ROOT/$B" timeout 90 "$B/tests/bench_fs" \
+			cuda 300 2>/dev/null || rc=1
 	done
 	for t in check_backend_cuda check_parity; do
 		echo "---- $t MK_CUDA_TUNE=2"
