@@ -551,6 +551,9 @@ static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
  * read in flight at this point, so its L2 loads and fence wait for nothing
  * else. The executor keeps ranges, nudges, parked slots and the opcodes
  * that use pattern sets or scan jobs. Returns 1 if it ran the entry.
+ * Off by default: measured slower (4.05 vs 3.3 us, docs/BENCH.md run F),
+ * as the next SQ read then samples host memory before the host's next
+ * publish lands.
  */
 static __device__ int poll_direct(const mk_cuda_kargs &a, volatile handoff *hf,
 				  const poll *p, uint32_t tail)
