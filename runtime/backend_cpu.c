@@ -88,7 +88,7 @@ static void enqueue_q(struct mk_backend *b, uint32_t slot, uint32_t qi)
 		if (++spins % 64u == 0)
 			sched_yield();
 		else
-			__builtin_ia32_pause();
+			mk_cpu_relax();
 	}
 }
 
@@ -276,7 +276,7 @@ static void idle_wait(struct mk_backend *b, uint32_t seen, uint32_t *park_seen,
 		if (__atomic_load_n(&b->bell, __ATOMIC_ACQUIRE) != seen ||
 		    MK_ALOAD(&b->x.ctl[MK_CTL_SHUTDOWN]))
 			return;
-		__builtin_ia32_pause();
+		mk_cpu_relax();
 	}
 	if (__atomic_load_n(&b->nparked, __ATOMIC_RELAXED)) {
 		rescan_parked(b);
@@ -325,6 +325,7 @@ static int cpu_create(const struct mk_backend_params *p,
 		      struct mk_buffers *bufs, struct mk_err *err)
 {
 	struct mk_backend *b;
+	const char *nt;
 	uint32_t i;
 
 	b = calloc(1, sizeof(*b));
@@ -354,8 +355,8 @@ static int cpu_create(const struct mk_backend_params *p,
 	 * Off: the ring stays in this CPU's cache. The tests force them on
 	 * (MK_NT_PUBLISH=1, MK_PUBLISH_PARTS in runtime.c).
 	 */
-	bufs->stream_min = getenv("MK_NT_PUBLISH") &&
-			   strcmp(getenv("MK_NT_PUBLISH"), "1") == 0;
+	nt = getenv("MK_NT_PUBLISH");
+	bufs->stream_min = nt && strcmp(nt, "1") == 0;
 	*out = b;
 	return 0;
 

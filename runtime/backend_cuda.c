@@ -541,7 +541,7 @@ static void *monitor_main(void *arg)
 		}
 		watch(b, &m, now);
 		if (now - m.last_wait < 1000) /* somebody waits now */
-			__builtin_ia32_pause();
+			mk_cpu_relax();
 		else
 			nap(now - m.last_wait < MON_RECENT_NS ? MON_NAP_NS : MON_IDLE_NS);
 	}

@@ -39,13 +39,6 @@ struct mk_fanout {
 	struct mailbox box[MK_FANOUT_MAX];
 };
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 /*
  * Wait until m->seq != seen: spin for SPIN_NS, then sleep. sleeping and
  * seq are both seq_cst on both sides (Dekker): either this thread sees the
@@ -61,7 +54,7 @@ static void wait_job(struct mailbox *m, uint32_t seen)
 		if (mk_now_ns() - t0 < SPIN_NS) {
 			/* Give the core away now and then: it may be the caller's. */
 			if (++n % 256u)
-				cpu_relax();
+				mk_cpu_relax();
 			else
 				sched_yield();
 			continue;
@@ -172,7 +165,7 @@ int mk_fanout_run(struct mk_fanout *f, mk_fanout_fn fn, void *arg,
 		/* Acquire: the part's stores are visible once done moved. */
 		while (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) != want) {
 			if (++n < 4096u)
-				cpu_relax();
+				mk_cpu_relax();
 			else
 				sched_yield(); /* the helper may have no core */
 		}

@@ -20,6 +20,14 @@ void mk_futex_wake(uint32_t *word, int n);
 /* Monotonic clock in nanoseconds. */
 int64_t mk_now_ns(void);
 
+/* One spin-wait pause (x86 PAUSE; nothing elsewhere). */
+static inline void mk_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 struct mk_mpmc_cell {
 	uint32_t seq;
 	uint32_t val;
