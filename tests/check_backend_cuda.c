@@ -206,6 +206,73 @@ START_TEST(test_backend_cuda_tenant_mask_toggle)
 }
 END_TEST
 
+/*
+ * A mask changed and seen done holds for the very next slot, however it
+ * was changed: a host write, an opcode the executor ran, an opcode run by
+ * a worker (a batch through the block queues), TENANT_BASE moved. Each
+ * change is followed at once by a tenant-5 slot, with the kernel warm and
+ * idle before (1 ms), so a kernel that kept a stale copy of the tenant
+ * table (a tempting latency cut, measured worth ~70 cycles) fails here.
+ */
+static void t_expect_parked(struct mk_runtime *rt, uint32_t slot)
+{
+	t_sleep_ms(5);
+	ck_assert_msg(t_status(rt, slot) == MK_SLOT_PUBLISHED,
+		      "slot %u ran with its tenant disabled", slot);
+}
+
+static void t_warm(struct mk_runtime *rt, uint32_t slot)
+{
+	t_run(rt, slot, MK_OP_NOP, NULL, 0);
+	t_sleep_ms(1);
+	t_run(rt, slot, MK_OP_NOP, NULL, 0);
+}
+
+START_TEST(test_backend_cuda_tenant_mask_immediate)
+{
+	struct mk_runtime *rt = t_cuda(1024, MK_SCHED_SHARDED, 0);
+	uint32_t mask5 = MK_CTL_TENANT_MASK_DEFAULT + 5, i, s = 10;
+	uint32_t args[2] = { 1, OBS(2) };
+	struct mk_slot img[64];
+
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, mask5, 1, NULL), 0);
+	for (i = 0; i < 40; i++, s += 2) {
+		/* i % 4: 0 host write, 1 single opcode, 2 worker batch, 3 base */
+		t_warm(rt, 0);
+		t_run(rt, s, MK_OP_ATOMIC_ADD, args, 2); /* tenant 0, enabled */
+		t_pub(rt, s + 1, 5, MK_OP_ATOMIC_ADD, args, 2);
+		ck_assert_int_eq(mk_runtime_wait(rt, s + 1, T_WAIT_NS), 0);
+		t_warm(rt, 0);
+		if (i % 4 == 0) {
+			ck_assert_int_eq(mk_runtime_write_ctl(rt, mask5, 0, NULL), 0);
+		} else if (i % 4 == 1) {
+			t_run(rt, 1, MK_OP_STORE_U32, (uint32_t[]){ 0, mask5 }, 2);
+		} else if (i % 4 == 2) {
+			memset(img, 0, sizeof(img));
+			img[63].opcode = MK_OP_STORE_U32;
+			img[63].args[1] = mask5;
+			ck_assert_int_eq(mk_runtime_publish_images(rt, 900, img, 64,
+								   NULL), 0);
+			ck_assert_int_eq(mk_runtime_wait(rt, 963, T_WAIT_NS), 0);
+		} else { /* the table moves to observables 20.., all zero */
+			t_run(rt, 1, MK_OP_STORE_U32,
+			      (uint32_t[]){ OBS(20), MK_CTL_TENANT_BASE }, 2);
+		}
+		t_pub(rt, s + 1, 5, MK_OP_ATOMIC_ADD, args, 2);
+		t_expect_parked(rt, s + 1);
+		if (i % 4 == 3)
+			ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_BASE,
+							      MK_CTL_TENANT_MASK_DEFAULT,
+							      NULL), 0);
+		else
+			ck_assert_int_eq(mk_runtime_write_ctl(rt, mask5, 1, NULL), 0);
+		ck_assert_int_eq(mk_runtime_wait(rt, s + 1, T_WAIT_NS), 0);
+	}
+	ck_assert_uint_eq(t_ctl(rt, OBS(2)), 3 * 40);
+	mk_runtime_destroy(rt);
+}
+END_TEST
+
 /* ---- SHUTDOWN opcode and PRINTF ---------------------------------------------- */
 
 START_TEST(test_backend_cuda_shutdown_opcode)
@@ -563,6 +630,7 @@ static Suite *backend_cuda_suite(void)
 	tcase_add_test(tc, test_backend_cuda_start_stop_restart);
 	tcase_add_test(tc, test_backend_cuda_every_opcode);
 	tcase_add_test(tc, test_backend_cuda_tenant_mask_toggle);
+	tcase_add_test(tc, test_backend_cuda_tenant_mask_immediate);
 	tcase_add_test(tc, test_backend_cuda_shutdown_opcode);
 	tcase_add_test(tc, test_backend_cuda_printf_overflow);
 	tcase_add_test(tc, test_backend_cuda_batches);
