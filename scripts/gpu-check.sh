@@ -4,8 +4,8 @@
 # (Ubuntu, nvcc on PATH, no package registry, no fusermount3, no ../shared):
 #   scripts/gpu-check.sh
 # Steps: unpack third_party/debs (scripts/fetch-debs.sh made them) into
-# /tmp/pfx, GPU summary, build (make CUDA=1 into build/gpu-check), the GPU
-# suites, the mixed load test (8 writer processes + 4 API threads, 1M
+# /tmp/pfx, GPU summary, the PCIe polling probe (tests/probe_poll.cu),
+# build (make CUDA=1 into build/gpu-check), the GPU suites, the mixed load test (8 writer processes + 4 API threads, 1M
 # commands, exact counters), bench_gpu (+ bench_runtime, bench_fs and
 # bench_scan on cuda), ab (options against their other setting),
 # compute-sanitizer memcheck +
@@ -31,7 +31,7 @@ B=build/gpu-check
 PFX=${MK_PFX:-/tmp/pfx}
 DEBS=${MK_DEBS:-$ROOT/third_party/debs}
 JOBS=${JOBS:-16}
-ALL_STEPS="gpu-info build gpu-suites load-cuda bench ab memcheck racecheck scan-memcheck scan-racecheck unit mount-cuda"
+ALL_STEPS="gpu-info probe build gpu-suites load-cuda bench ab memcheck racecheck scan-memcheck scan-racecheck unit mount-cuda"
 STEPS=${GPU_CHECK_STEPS:-$ALL_STEPS}
 LOG=$OUT/gpu-check.log
 DEADLINE=${GPU_CHECK_DEADLINE:-570}
@@ -120,6 +120,14 @@ step_gpu_info() {
 		uname -a
 		nproc
 	} 2>&1
+}
+
+# probe: tests/probe_poll.cu, the PCIe facts the SQ polling rests on (read
+# latency with 1..8 polling warps; ping-pong with 1..8 pollers).
+step_probe() {
+	mkdir -p build
+	nvcc -O3 -std=c++17 -arch=sm_90 tests/probe_poll.cu -o build/probe_poll &&
+		build/probe_poll
 }
 
 # The Makefile links .cu objects with gcc; they need libstdc++ unless the
@@ -245,7 +253,7 @@ step_mount_cuda() {
 	[ "$pass" -gt 0 ] || return 77
 }
 
-export -f step_gpu_info step_build build_extra step_sanitize sanitizer \
+export -f step_gpu_info step_probe step_build build_extra step_sanitize sanitizer \
 	step_bench step_ab step_mount_cuda
 export B JOBS ROOT MK_TEST_TIMEOUT
 
@@ -253,6 +261,7 @@ export B JOBS ROOT MK_TEST_TIMEOUT
 say "== megafs gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), steps: $STEPS"
 step_deps
 want gpu-info && run_step gpu-info 60 bash -c step_gpu_info
+want probe && run_step probe 60 bash -c step_probe
 want build && run_step build 400 bash -c step_build
 if [ ! -x "$B/tests/check_parity" ] && [ -d "$B" ]; then
 	say "note: $B has no test binaries; later steps will fail"
