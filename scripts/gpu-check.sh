@@ -5,8 +5,9 @@
 #   scripts/gpu-check.sh
 # Steps: unpack third_party/debs (scripts/fetch-debs.sh made them) into
 # /tmp/pfx, GPU summary, the PCIe polling probe (tests/probe_poll.cu),
-# build (make CUDA=1 into build/gpu-check), the GPU suites, the mixed load test (8 writer processes + 4 API threads, 1M
-# commands, exact counters), bench_gpu (+ bench_runtime, bench_fs and
+# build (make CUDA=1 into build/gpu-check), the GPU suites, the mixed
+# load test (8 writer processes + 4 API threads, 1M commands, exact
+# counters), bench_gpu (+ bench_runtime, bench_fs and
 # bench_scan on cuda), ab (options against their other setting),
 # compute-sanitizer memcheck +
 # racecheck on check_parity, the unit suites, mount tests with
