@@ -12,7 +12,8 @@
  *          on k SMs, each reading its own copy of the doorbell, staggered;
  *          the first to see a request claims it with a device-memory CAS,
  *          counts it (red + GPU fence, like a real completion) and posts
- *          the answer. p50/p99 round trip as the host sees it.
+ *          the answer. p50/p99 round trip as the host sees it. Exits 1
+ *          if any request was not answered exactly once.
  *
  * Build: nvcc -O3 -std=c++17 -arch=sm_90 tests/probe_poll.cu -o probe_poll
  */
@@ -152,7 +153,8 @@ static void rtt(const uint64_t *dbuf, int warps, int per_sm, int same_page,
 	free(hout);
 }
 
-static void pp(int k, long long stagger, int wc)
+/* Returns 1 unless every request was answered exactly once. */
+static int pp(int k, long long stagger, int wc)
 {
 	uint64_t *bell, *dbell, *answer, *danswer;
 	unsigned long long *claimed;
@@ -200,12 +202,13 @@ static void pp(int k, long long stagger, int wc)
 	CK(cudaFreeHost(answer));
 	CK(cudaFree(claimed));
 	CK(cudaFree(count));
+	return hcount != (unsigned)(n + 1000);
 }
 
 int main(void)
 {
 	uint64_t *buf, *dbuf;
-	int clk_khz = 0;
+	int clk_khz = 0, bad = 0;
 
 	CK(cudaSetDeviceFlags(cudaDeviceMapHost));
 	CK(cudaDeviceGetAttribute(&clk_khz, cudaDevAttrClockRate, 0));
@@ -222,12 +225,12 @@ int main(void)
 	rtt(dbuf, 8, 1, 0, 330, "own SMs, own pages, staggered");
 	rtt(dbuf, 4, 1, 1, 650, "own SMs, one page, staggered");
 	rtt(dbuf, 4, 1, 0, 0, "own SMs, own pages, together");
-	pp(1, 0, 1);
-	pp(1, 0, 0);
-	pp(2, 1300, 1);
-	pp(4, 650, 1);
-	pp(4, 650, 0);
-	pp(8, 330, 1);
+	bad |= pp(1, 0, 1);
+	bad |= pp(1, 0, 0);
+	bad |= pp(2, 1300, 1);
+	bad |= pp(4, 650, 1);
+	bad |= pp(4, 650, 0);
+	bad |= pp(8, 330, 1);
 	CK(cudaFreeHost(buf));
-	return 0;
+	return bad; /* a lost or doubled answer fails the gpu-check step */
 }
