@@ -27,14 +27,15 @@
  *            priority partition queues. It persists across launches, so a
  *            stop never loses a consumed entry and start needs no rescan.
  *
- * Roles. Block 0 warp 0 is the poller: all it does is keep a PCIe read of
- * the SQ in flight and hand complete entries to block 0 warp 1, the
- * executor, through shared memory. It never fences and never touches L2:
- * measured on H100, a GPU fence or even an L2 load of a warp waits for its
- * sysmem load in flight (~1 us), a CTA fence does not. (MK_CUDA_TUNE=1
- * keeps two reads in flight, of the two copies of each entry, staggered by
- * half a round trip; it was slower on the reference VM, see
- * kernels/megakernel.h.) The executor runs single slots itself (one L2
+ * Roles. Block 0 warps 0 and 2.. are the pollers (MK_CUDA_POLLERS, 4 by
+ * default): each keeps one PCIe read of its own copy of the SQ in flight,
+ * started a fraction of a round trip after the previous poller, so the
+ * SQ is sampled every ~0.3 us instead of every ~1.2 us; the one that finds
+ * new entries claims them (a shared-memory CAS) and hands them, in SQ
+ * order, to block 0 warp 1, the executor, through shared memory. A poller
+ * never fences and never touches L2: measured on H100, a GPU fence or
+ * even an L2 load of a warp waits for its sysmem load in flight (~1 us), a
+ * CTA fence does not. The executor runs single slots itself (one L2
  * round trip for the tenant mask, the handler, a GPU fence, one posted DONE
  * write), runs ranges of up to 32 slots itself and splits larger ones into
  * 32-slot chunks pushed round-robin to per-block queues; in the priority
@@ -58,7 +59,7 @@
  * ring is host memory, where a CAS is a non-posted PCIe atomic (about a
  * microsecond, and PCIe AtomicOps support). Instead, exactly-once comes
  * from the discovery path: the runtime kicks each publish exactly once,
- * each SQ entry is consumed by the single poller and run or queued by the
+ * each SQ entry is claimed by one poller (CAS) and run or queued by the
  * single executor, each chunk is popped by one
  * warp (CAS on a device-memory head), and a parked slot lives only in the
  * parked bag until re-queued. So the sharded variant moves a slot
@@ -70,7 +71,7 @@
  * host writes a control word (a NUDGE entry) and every PARK_PERIOD_NS while
  * any slot is parked, which also catches masks changed by opcodes.
  *
- * Shutdown: the executor watches control word 0 and tells the poller and
+ * Shutdown: the executor watches control word 0 and tells the pollers and
  * every block's workers (a stop word in their queue line); every warp
  * leaves only when it holds no work and no scan job is left, and the
  * executor only after the hand-off ring is empty, so queued work survives
@@ -93,6 +94,7 @@
 #define PRIO_BATCH 32u           /* priority decisions per round */
 #define PRIO_ROUNDS 16u          /* rounds between two hand-off checks */
 #define HANDOFF_SLOTS 64u        /* poller -> executor ring (shared memory) */
+#define POLL_RTT_CYCLES 2400     /* one SQ read, H100 (tests/probe_poll.cu) */
 #define SLOW_CYCLES 4000         /* executor: shutdown/park checks, idle */
 #define PARK_EMPTY (~0ull)
 
@@ -453,7 +455,7 @@ static __device__ void stop_workers(const mk_cuda_kargs &a)
 
 #include "kernels/prio.cuh"
 
-/* ---- the poller (block 0, warp 0) ------------------------------------------ */
+/* ---- the pollers (block 0, warps 0 and 2..) --------------------------------- */
 
 /*
  * Shared-memory accesses of the hand-off are atomics: ordered by the CTA
@@ -484,17 +486,22 @@ static __device__ __forceinline__ uint32_t sh_ld_warp(volatile uint32_t *p)
 	return __shfl_sync(FULL_MASK, v, 0);
 }
 
-/* Shared-memory hand-off from the poller to the executor (block 0). */
+/*
+ * Shared-memory hand-off from the pollers to the executor (block 0).
+ * Hand-off position i holds SQ entry start + i, start being the SQ head
+ * at launch; claimed, tail and head count positions.
+ */
 struct handoff {
 	uint32_t ent[HANDOFF_SLOTS][MK_SQ_UNITS]; /* data words of SQ entries */
 	uint32_t head;        /* executor: entries taken */
-	uint32_t tail;        /* poller: entries handed off */
-	uint32_t stop;        /* executor -> poller: stop consuming the SQ */
-	uint32_t poller_done; /* poller -> executor: no entry will follow */
-	uint32_t want;        /* poller -> executor: the host has waiters */
+	uint32_t tail;        /* pollers: entries handed off, in order */
+	uint32_t claimed;     /* pollers: entries claimed (atomicCAS) */
+	uint32_t stop;        /* executor -> pollers: stop consuming the SQ */
+	uint32_t pollers_done; /* pollers -> executor: how many have left */
+	uint32_t want;        /* poller 0 -> executor: the host has waiters */
 	uint32_t t_issue;     /* trace: when the read that saw work was issued */
-	uint32_t t_seen;      /* trace: when the poller saw it (clock, low bits) */
-	long long rtt_sum;    /* trace: poller-private read latency sums */
+	uint32_t t_seen;      /* trace: when a poller saw it (clock, low bits) */
+	long long rtt_sum;    /* trace: poller 0's read latency sums */
 	uint32_t rtt_n;
 };
 
@@ -505,7 +512,7 @@ struct poll {
 	uint32_t nent, want;
 };
 
-/* Issue the read of copy @copy (0 = A, 1 = B) of up to @nent entries. */
+/* Issue the read of copy @copy of up to @nent entries at @head. */
 static __device__ void poll_issue(const mk_cuda_kargs &a, uint32_t copy,
 				  uint64_t head, uint32_t nent, int with_want,
 				  poll *p)
@@ -518,7 +525,7 @@ static __device__ void poll_issue(const mk_cuda_kargs &a, uint32_t copy,
 	p->u0 = p->u1 = 0;
 	if (e < nent)
 		ld_vol_u64x2(a.sq + (size_t)((head + e) & (a.sq_cap - 1u)) *
-					    MK_SQ_CELL_UNITS +
+					    a.pollers * MK_SQ_UNITS +
 				     copy * MK_SQ_UNITS + 2u * (lane & 7u),
 			     &p->u0, &p->u1);
 	if (with_want && lane == 31u)
@@ -545,59 +552,22 @@ static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
 #include "kernels/tune.cuh"
 
 /*
- * MK_CUDA_TUNE & 2: one single-slot entry that arrives while the executor
- * is idle runs here, without the hand-off (its shared-memory round and the
- * executor's wake-up, ~440 cycles of the round trip). The poller has no
- * read in flight at this point, so its L2 loads and fence wait for nothing
- * else. The executor keeps ranges, nudges, parked slots and the opcodes
- * that use pattern sets or scan jobs. Returns 1 if it ran the entry.
- * Off by default: measured slower (4.05 vs 3.3 us, docs/BENCH.md run F),
- * as the next SQ read then samples host memory before the host's next
- * publish lands.
+ * Wait for @p's data; claim its complete entries for this poller (as many
+ * as the hand-off ring has room for) with a CAS on hf->claimed, and hand
+ * them to the executor in SQ order: write their cells, wait until the
+ * entries before them are handed off (tail), then advance tail. A read
+ * issued for an older head, or one that lost the claim to another poller,
+ * gives nothing. Only shared memory and posted stores: no fence that
+ * would wait for the reads in flight. Returns 1 if the SQ had work.
  */
-static __device__ int poll_direct(const mk_cuda_kargs &a, volatile handoff *hf,
-				  const poll *p, uint32_t tail)
-{
-	uint32_t d0 = __shfl_sync(FULL_MASK, (uint32_t)p->u0, 0);
-	uint32_t op = __shfl_sync(FULL_MASK, (uint32_t)p->u1, 0);
-	uint32_t w[MK_SQ_UNITS], i;
-	int did = 0;
-
-	if (!(a.tune & 2u) || a.priority || a.trace ||
-	    d0 >> MK_SQ_KIND_SHIFT != MK_SQ_KIND_INLINE ||
-	    op == MK_OP_SCAN_CHUNK || op == MK_OP_PACKED_SLOT ||
-	    op == MK_OP_DFA_STEP || sh_ld_warp(&hf->head) != tail)
-		return 0;
-#pragma unroll
-	for (i = 0; i < MK_SQ_UNITS; i++)
-		w[i] = __shfl_sync(FULL_MASK,
-				   (i & 1u) ? (uint32_t)p->u1 : (uint32_t)p->u0,
-				   (int)(i >> 1));
-	if (lane_id() == 0 && (d0 & MK_SQ_SLOT_MASK) < a.slots) {
-		const mk_exec x = exec_of(a);
-
-		w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
-		did = run_checked(a, d0 & MK_SQ_SLOT_MASK, w,
-				  tenant_ok(&x, w[MK_TENANT_WORD]));
-	}
-	notify_done(a, did, sh_ld_warp(&hf->want));
-	return 1;
-}
-
-/*
- * Wait for @p's data and hand its complete entries to the executor (as
- * many as the hand-off ring has room for). Stale reads (issued for an older
- * head) are dropped. Only shared memory and posted stores: no fence that
- * would wait for the other read in flight.
- */
-static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
-				     volatile handoff *hf, const poll *p,
-				     uint64_t *head, uint32_t *tail, int with_want)
+static __device__ int poll_take(const mk_cuda_kargs &a, volatile handoff *hf,
+				const poll *p, uint64_t *head, uint64_t start,
+				int first)
 {
 	uint32_t n = sq_count(p->head, p->nent, p->u0, p->u1);
-	uint32_t lane = lane_id(), e = lane >> 3, j = lane & 7u, room;
+	uint32_t lane = lane_id(), e = lane >> 3, j = lane & 7u, room, pos, old = 0;
 
-	if (a.trace && lane == 0) {
+	if (first && a.trace && lane == 0) {
 		hf->rtt_sum += clock64() - p->t;
 		if (++hf->rtt_n == 4096u) {
 			st_vol(&a.hpage->tr_rtt, (uint32_t)(hf->rtt_sum / 4096u));
@@ -605,8 +575,7 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 			hf->rtt_n = 0;
 		}
 	}
-
-	if (with_want) {
+	if (first) {
 		uint32_t w = __shfl_sync(FULL_MASK, p->want, 31);
 
 		if (lane == 0 && w != 0xFFFFFFFFu && w != sh_ld(&hf->want)) {
@@ -614,83 +583,73 @@ static __device__ uint32_t poll_take(const mk_cuda_kargs &a,
 			st_vol(&a.ds->want, w); /* for the workers */
 		}
 	}
-	room = HANDOFF_SLOTS - (*tail - sh_ld_warp(&hf->head));
-	if (p->head != *head || n > room)
-		n = p->head != *head ? 0u : room;
+	if (p->head != *head || !n)
+		return n != 0;
+	pos = (uint32_t)(*head - start);
+	room = HANDOFF_SLOTS - (pos - sh_ld_warp(&hf->head));
+	n = n < room ? n : room;
 	if (!n)
-		return 0;
-	if (n == 1u && poll_direct(a, hf, p, *tail)) {
-		*head += 1u;
-		if (lane == 0) {
-			a.ds->sq_head = *head;
-			st_vol64(&a.hpage->sq_head, *head);
-		}
-		__syncwarp();
+		return 1;
+	if (lane == 0)
+		old = atomicCAS((uint32_t *)&hf->claimed, pos, pos + n);
+	old = __shfl_sync(FULL_MASK, old, 0);
+	if (old != pos) { /* another poller has them: follow it */
+		if ((int32_t)(old - pos) > 0)
+			*head = start + old;
 		return 1;
 	}
 	if (e < n) {
-		volatile uint32_t *dst = hf->ent[(*tail + e) % HANDOFF_SLOTS];
+		volatile uint32_t *dst = hf->ent[(pos + e) % HANDOFF_SLOTS];
 
 		sh_st(&dst[2u * j], (uint32_t)p->u0);
 		sh_st(&dst[2u * j + 1u], (uint32_t)p->u1);
 	}
 	__syncwarp();
 	__threadfence_block(); /* pairs with the executor's fence after tail */
-	*tail += n;
 	*head += n;
 	if (lane == 0) {
+		while (sh_ld(&hf->tail) != pos)
+			; /* the poller that claimed just before writes its cells */
 		if (a.trace) {
 			sh_st(&hf->t_issue, (uint32_t)p->t);
 			sh_st(&hf->t_seen, (uint32_t)clock64());
 		}
-		sh_st(&hf->tail, *tail);
-		a.ds->sq_head = *head;
-		st_vol64(&a.hpage->sq_head, *head); /* the host's room check */
+		sh_st(&hf->tail, pos + n);
 	}
 	__syncwarp();
-	return n;
+	return 1;
 }
 
 /*
- * Two reads in flight, of the mirrored queues A and B, issued half a round
- * trip apart: new work is seen ~3/4 of a round trip after it lands instead
- * of ~1 (two reads of the same line would be serialised by the GPU).
+ * A poller (block 0, a.pollers of them, @pid 0..pollers-1): keeps one
+ * read of its own copy of the SQ in flight. Reads of different warps do
+ * not slow each other down (tests/probe_poll.cu: 1.23-1.26 us for 1 to 8
+ * warps, while two reads of one warp took ~1.5x), so pollers started
+ * 1/pollers of a round trip apart sample the SQ that much more often.
+ * Before each read a poller skips what the others claimed.
  */
-static __device__ void poller(const mk_cuda_kargs &a, volatile handoff *hf)
+static __device__ void poller(const mk_cuda_kargs &a, volatile handoff *hf,
+			      uint32_t pid)
 {
-	uint64_t head = a.ds->sq_head;
-	uint32_t tail = 0, nent = 1, k = 0;
-	long long gap = (a.tune & 1u) ? half_rtt(a) : 0, ta, tb;
-	int dual = (a.tune & 1u) != 0; /* measured slower on the reference VM */
-	poll pa, pb;
+	uint64_t start = a.ds->sq_head, head = start;
+	uint32_t nent = 1, k = 0, c;
+	long long t0 = clock64();
+	poll p;
 
-	poll_issue(a, 0, head, nent, 1, &pa);
-	ta = clock64();
-	if (dual) {
-		spin_until(ta, gap);
-		poll_issue(a, 1, head, nent, 0, &pb);
-	}
-	tb = clock64();
+	while (clock64() - t0 < (long long)pid * POLL_RTT_CYCLES / a.pollers)
+		;
 	while (!sh_ld_warp(&hf->stop)) {
-		nent = poll_take(a, hf, &pa, &head, &tail, 1) ? 4u : 1u;
-		if (dual)
-			spin_until(tb, gap);
-		/* want lives in another page: read it on every 64th poll. */
-		poll_issue(a, 0, head, nent, (++k & 63u) == 0, &pa);
-		ta = clock64();
-		if (!dual || sh_ld_warp(&hf->stop))
-			continue;
-		nent = poll_take(a, hf, &pb, &head, &tail, 0) ? 4u : nent;
-		spin_until(ta, gap);
-		poll_issue(a, 1, head, nent, 0, &pb);
-		tb = clock64();
+		c = sh_ld_warp(&hf->claimed);
+		if ((int32_t)(c - (uint32_t)(head - start)) > 0)
+			head = start + c;
+		/* want lives in another page: poller 0 reads it every 64th poll. */
+		poll_issue(a, pid, head, nent, pid == 0 && (++k & 63u) == 0, &p);
+		nent = poll_take(a, hf, &p, &head, start, pid == 0) ? 4u : 1u;
 	}
 	__syncwarp();
 	__threadfence_block();
-	if (lane_id() == 0) {
-		a.ds->sq_head = head; /* entries up to here are the executor's */
-		sh_st(&hf->poller_done, 1u);
-	}
+	if (lane_id() == 0)
+		atomicAdd((uint32_t *)&hf->pollers_done, 1u);
 }
 
 /* ---- the executor (block 0, warp 1) ---------------------------------------- */
@@ -828,14 +787,14 @@ static __device__ int exec_entries(const mk_cuda_kargs &a, const mk_exec *x,
 /*
  * The executor: takes hand-off entries as they come; runs the slow duties
  * (shutdown check, parked slots, priority retries) every SLOW_CYCLES; leaves
- * only after the poller stopped and the hand-off ring is empty, so no
+ * only after every poller stopped and the hand-off ring is empty, so no
  * consumed entry is lost.
  */
 static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 				volatile handoff *hf, uint4 *buf, prio_q *pq,
 				prio_scratch *sc)
 {
-	uint64_t last_park = now_ns();
+	uint64_t last_park = now_ns(), start = a.ds->sq_head;
 	long long last_slow = clock64();
 	uint32_t lane = lane_id(), h = 0, q, stopping = 0;
 	int nudge = 0, work = 0;
@@ -856,16 +815,21 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 			uint32_t n = t - h < 32u ? t - h : 32u;
 			long long t0 = clock64();
 
-			__threadfence_block(); /* pairs with the poller's fence */
+			__threadfence_block(); /* pairs with the pollers' fence */
 			nudge |= exec_entries(a, x, pq, hf, h, n, buf, want);
 			if (a.trace)
 				trace_add(a, hf, &tr, t0);
 			h += n;
 			__syncwarp();
-			if (lane == 0)
+			if (lane == 0) {
 				sh_st(&hf->head, h);
+				/* The host's room check and NUDGE dedup. Only
+				 * the executor stores it, so it never goes
+				 * back (pollers finish claims out of order). */
+				st_vol64(&a.hpage->sq_head, start + h);
+			}
 			work = 1;
-		} else if (stopping && sh_ld_warp(&hf->poller_done)) {
+		} else if (stopping && sh_ld_warp(&hf->pollers_done) == a.pollers) {
 			__threadfence_block();
 			if (sh_ld_warp(&hf->tail) == h)
 				break;
@@ -897,6 +861,9 @@ static __device__ void executor(const mk_cuda_kargs &a, const mk_exec *x,
 			a.ds->pq_head[q] = pq->head[q];
 			a.ds->pq_tail[q] = pq->tail[q];
 		}
+		/* Every claimed entry was handed off and run or queued. */
+		a.ds->sq_head = start + h;
+		st_vol64(&a.hpage->sq_head, start + h);
 	}
 	__syncwarp();
 }
@@ -919,15 +886,15 @@ __global__ void __launch_bounds__(MK_CUDA_THREADS, 1)
 	uint8_t *sm = (uint8_t *)s_scan + wid * MK_CUDA_SCAN_SMEM;
 
 	if (threadIdx.x == 0) {
-		s_hf.head = s_hf.tail = 0;
-		s_hf.stop = s_hf.poller_done = 0;
+		s_hf.head = s_hf.tail = s_hf.claimed = 0;
+		s_hf.stop = s_hf.pollers_done = 0;
 		s_hf.want = 0;
 		s_hf.rtt_sum = 0;
 		s_hf.rtt_n = 0;
 	}
 	__syncthreads();
-	if (blockIdx.x == 0 && wid == 0)
-		poller(a, &s_hf);
+	if (blockIdx.x == 0 && (wid == 0 || (wid >= 2u && wid <= a.pollers)))
+		poller(a, &s_hf, wid ? wid - 1u : 0u); /* warps 0, 2.. */
 	else if (blockIdx.x == 0 && wid == 1) {
 		executor(a, &x, &s_hf, s_buf[1], &s_pq, &s_sc);
 		scan_drain(a, sm); /* jobs it posted after the workers left */

@@ -32,17 +32,16 @@ extern "C" {
  * 8-byte loads and no ordering between the units (NCCL's LL idea).
  * Unit 0 data = kind << 28 | slot (INLINE, RANGE) ; unit 1 data = count
  * (RANGE); units 1..15 data = slot words 1..15 (INLINE).
- * Each SQ position is a 256-byte cell holding the entry twice (copy A in
- * bytes 0..127, copy B in 128..255). By default the poller reads copy A
- * only; with MK_CUDA_TUNE=1 it keeps one read of each copy in flight,
- * staggered by half a round trip. On the reference H100 VM two reads in
- * flight each took ~1.5x longer (2.6 -> 3.9k cycles), so one read won
- * (round trip 3.0 vs 4.6 us); a plain host may differ.
+ * Each SQ position is a cell of kargs.pollers copies of the entry, 128
+ * bytes each: poller p of the kernel reads copy p only, so no two reads
+ * in flight share a line (tests/probe_poll.cu: reads of different warps
+ * do not slow each other; two reads of one warp took ~1.5x as long).
+ * MK_CUDA_POLLERS (1..MK_CUDA_MAX_POLLERS, default 4) sets the count.
  */
 #define MK_SQ_UNITS 16u
 #define MK_SQ_ENTRY_BYTES 128u
-#define MK_SQ_CELL_UNITS 32u
-#define MK_SQ_CELL_BYTES 256u
+#define MK_CUDA_MAX_POLLERS 6u /* warps 0 and 2..6 of block 0 */
+#define MK_CUDA_POLLERS 4u     /* default */
 #define MK_SQ_KIND_INLINE 1u /* one slot, image copied into the entry */
 #define MK_SQ_KIND_RANGE 2u  /* [slot, slot + count) of the ring */
 #define MK_SQ_KIND_NUDGE 3u  /* host wrote control words: retry parked slots */
@@ -56,7 +55,7 @@ struct mk_cuda_hpage {
 	uint32_t done_seq; /* changes after completions, while want != 0 */
 	uint32_t alive;    /* launch id, stored when the executor starts */
 	uint32_t exited;   /* launch id, stored by the last warp to leave */
-	uint32_t gap;      /* the poller's stagger, SM cycles (diagnostics) */
+	uint32_t gap;      /* unused (was a poll stagger) */
 	uint32_t tr_n;     /* MK_CUDA_TRACE: single slots in the means below */
 	uint32_t tr_seen;  /* mean SM cycles, SQ read issued -> entry seen */
 	uint32_t tr_exec;  /* mean SM cycles, entry seen -> executor has it */
@@ -116,7 +115,7 @@ struct mk_cuda_kargs {
 	uint32_t *ctl;
 	uint32_t *ring; /* mapped host memory */
 	uint32_t *dbg;
-	const uint64_t *sq; /* mapped host memory, sq_cap cells of 32 units */
+	const uint64_t *sq; /* mapped host memory, sq_cap cells of pollers x 16 units */
 	struct mk_cuda_hpage *hpage;
 	struct mk_cuda_dstate *ds;
 	struct mk_cuda_bqueue *bq;
@@ -131,9 +130,7 @@ struct mk_cuda_kargs {
 	uint32_t launch_id;
 	uint32_t test_trap; /* 1: MK_CUDA_TRAP_OPCODE traps (fault tests) */
 	uint32_t trace;     /* 1: fill hpage->tr_* (MK_CUDA_TRACE=1) */
-	uint32_t tune;      /* MK_CUDA_TUNE bits: 1 = poll copies A and B
-			     * staggered; 2 = the poller runs a lone single
-			     * slot itself (poll_direct) */
+	uint32_t pollers;   /* SQ copies per cell = poller warps */
 };
 
 #define MK_CUDA_THREADS 256u /* threads per block */

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kernels/tune.cuh - measurement and tuning aids of the megakernel:
+ * kernels/tune.cuh - the megakernel's measurement aid: with
  * MK_CUDA_TRACE=1, the executor's per-stage cycle sums of the round trip
  * (SQ read, hand-off, tenant load, fence, DONE), published as means in the
  * host page every 256 entries and shown by describe() (docs/BENCH.md
- * "Round trip stages"); MK_CUDA_TUNE=1's poll stagger (half a PCIe round
- * trip). Included once, by kernels/megakernel.cu, after struct poll.
+ * "Round trip stages"). Included once, by kernels/megakernel.cu, after
+ * struct handoff.
  */
 /* MK_CUDA_TRACE: per-stage cycle sums, published as means every 256. */
 struct trace {
@@ -34,29 +34,4 @@ static __device__ void trace_add(const mk_cuda_kargs &a, volatile handoff *hf,
 	st_vol(&a.hpage->tr_n, a.hpage->tr_n + tr->n);
 	tr->seen = tr->exec = tr->done = 0;
 	tr->n = 0;
-}
-
-static __device__ __forceinline__ void spin_until(long long t0, long long gap)
-{
-	while (clock64() - t0 < gap)
-		;
-}
-
-/* Half a PCIe round trip, in SM cycles (dependent sysmem loads). */
-static __device__ long long half_rtt(const mk_cuda_kargs &a)
-{
-	long long t0 = clock64(), gap;
-	uint32_t i, v;
-
-	for (i = 0; i < 4u; i++) {
-		v = ld_vol(&a.hpage->want);
-		if (v == 0xDEADBEEFu) /* never: makes the next load wait */
-			st_vol(&a.hpage->pad0[0], v);
-	}
-	/* A bit more than half: a shorter stagger is worse than none. */
-	gap = (clock64() - t0) * 6 / 40;
-	gap = gap < 200 ? 200 : (gap > 8000 ? 8000 : gap);
-	if (lane_id() == 0)
-		st_vol(&a.hpage->gap, (uint32_t)gap);
-	return gap;
 }

@@ -20,8 +20,8 @@
  * and notices the kernel leaving (SHUTDOWN opcode, stop) or faulting.
  * Environment (tests, tuning): MK_CUDA_DEVICE (index), MK_CUDA_BLOCKS (grid
  * size), MK_CUDA_STOP_TIMEOUT_MS, MK_CUDA_TEST_TRAP (fault tests),
- * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_TUNE (bit 1:
- * two staggered SQ reads; bit 2: the poller runs lone single slots),
+ * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_POLLERS (SQ
+ * poller warps, 1..6, default 4),
  * MK_NT_PUBLISH=1 (range publishes of MK_NT_PUBLISH_MIN slots, 8192,
  * or more with streaming stores; MK_PUBLISH_PARTS in runtime.c); see
  * kernels/megakernel.h and runtime/runtime.c.
@@ -243,6 +243,12 @@ static int pick_grid(struct mk_backend *b, struct mk_err *err)
 	return 0;
 }
 
+/* The SQ: sq_cap cells of one 128-byte copy per poller. */
+static size_t sq_bytes(const struct mk_backend *b)
+{
+	return (size_t)b->g.sq_cap * b->ka.pollers * MK_SQ_ENTRY_BYTES;
+}
+
 /*
  * Mapped pinned host memory: ring | host page | stage (cached: the host
  * reads DONE there), and the SQ in write-combined memory: the host
@@ -252,7 +258,7 @@ static int pick_grid(struct mk_backend *b, struct mk_err *err)
 static int alloc_host(struct mk_backend *b, struct mk_err *err)
 {
 	size_t ring = ((size_t)b->p.slots * MK_SLOT_BYTES + 4095u) & ~(size_t)4095u;
-	size_t sq = (size_t)b->g.sq_cap * MK_SQ_CELL_BYTES;
+	size_t sq = sq_bytes(b);
 	size_t stage_bytes, total;
 	cudaError_t e;
 
@@ -348,7 +354,15 @@ static void fill_kargs(struct mk_backend *b)
 	k->starvation_fix = b->p.starvation_fix ? 1u : 0u;
 	k->test_trap = env_int("MK_CUDA_TEST_TRAP", 0) ? 1u : 0u;
 	k->trace = env_int("MK_CUDA_TRACE", 0) ? 1u : 0u;
-	k->tune = (uint32_t)env_int("MK_CUDA_TUNE", 0);
+}
+
+/* MK_CUDA_POLLERS, clamped to 1..MK_CUDA_MAX_POLLERS. */
+static uint32_t pollers_env(void)
+{
+	int n = env_int("MK_CUDA_POLLERS", (int)MK_CUDA_POLLERS);
+
+	return n < 1 ? 1u : (n > (int)MK_CUDA_MAX_POLLERS ? MK_CUDA_MAX_POLLERS
+							   : (uint32_t)n);
 }
 
 static int setup(struct mk_backend *b, const uint32_t *init_ctl,
@@ -371,6 +385,7 @@ static int setup(struct mk_backend *b, const uint32_t *init_ctl,
 	if (rc)
 		return rc;
 	mk_cuda_geom_init(&b->g, b->p.slots, b->g.nblocks);
+	b->ka.pollers = pollers_env();
 	rc = alloc_host(b, err);
 	if (!rc)
 		rc = map_host(b, err);
@@ -757,17 +772,16 @@ static void sq_push_locked(struct mk_backend *b, const uint32_t *data)
 		return;
 	}
 	tag = (uint64_t)(uint32_t)(pos + 1u) << 32;
-	/* Copy A, then copy B of the same cell, which only MK_CUDA_TUNE=1 reads. */
-	for (q = 0; q < ((b->ka.tune & 1u) ? 2u : 1u); q++) {
-		cell = b->sq + (size_t)(pos & (b->g.sq_cap - 1u)) * MK_SQ_CELL_UNITS +
-		       q * MK_SQ_UNITS;
+	/* One copy per poller warp, each in its own 128-byte line. */
+	cell = b->sq + (size_t)(pos & (b->g.sq_cap - 1u)) * b->ka.pollers * MK_SQ_UNITS;
+	for (q = 0; q < b->ka.pollers; q++, cell += MK_SQ_UNITS) {
 		for (i = 1; i < MK_SQ_UNITS; i++)
 			__atomic_store_n(&cell[i], tag | data[i], __ATOMIC_RELAXED);
 		/* Release: the ring words and units 1..15 land before unit 0. */
 		__atomic_store_n(&cell[0], tag | data[0], __ATOMIC_RELEASE);
-		/* Write-combined memory: push the copy out of the WC buffers. */
-		__builtin_ia32_sfence();
 	}
+	/* Write-combined memory: push the copies out of the WC buffers. */
+	__builtin_ia32_sfence();
 	b->sq_tail = pos + 1u;
 }
 
@@ -795,7 +809,7 @@ static int rescan_locked(struct mk_backend *b, struct mk_err *err)
 	uint32_t d[MK_SQ_UNITS] = { 0 };
 	cudaError_t e;
 
-	memset(b->sq, 0, (size_t)b->g.sq_cap * MK_SQ_CELL_BYTES);
+	memset(b->sq, 0, sq_bytes(b));
 	b->sq_tail = b->sq_head_seen =
 		__atomic_load_n(&b->hp->sq_head, __ATOMIC_ACQUIRE);
 	b->nudge_pos = 0;

@@ -123,7 +123,7 @@ step_gpu_info() {
 	} 2>&1
 }
 
-# probe: tests/probe_poll.cu, the PCIe facts the SQ polling rests on (read
+# probe: tests/probe_poll.cu, the PCIe facts the pollers rest on (read
 # latency with 1..8 polling warps; ping-pong with 1..8 pollers).
 step_probe() {
 	mkdir -p build
@@ -208,27 +208,29 @@ step_bench() {
 	return "$rc"
 }
 
-# ab: each host/kernel option against the default in the same run,
-# alternated: MK_CUDA_TUNE=2 (the poller runs a lone single slot itself)
-# vs 0 on bench_gpu's round trip; on bench_fs's ring/raw the default
-# (big publishes in 4 parts) vs MK_PUBLISH_PARTS=1 (serial) vs
-# MK_NT_PUBLISH=1 (streaming stores); then the GPU suites with TUNE=2.
+# ab: options against their other settings in the same run, alternated:
+# MK_CUDA_POLLERS=1 / 4 (default) / 6 SQ poller warps on bench_gpu's round
+# trip; on bench_fs's ring/raw the default (big publishes in 4 parts) vs
+# MK_PUBLISH_PARTS=1 (serial) vs MK_NT_PUBLISH=1 (streaming stores); then
+# the GPU suites with 1 and 6 pollers.
 step_ab() {
 	local t v rc=0
-	for t in 0 2 0 2; do
-		echo "---- bench_gpu MK_CUDA_TUNE=$t (quick)"
-		MK_CUDA_TUNE=$t MK_BENCH_QUICK=1 timeout 90 "$B/tests/bench_gpu" || rc=1
+	for t in 1 4 6 1 4 6; do
+		echo "---- bench_gpu MK_CUDA_POLLERS=$t (quick)"
+		MK_CUDA_POLLERS=$t MK_BENCH_QUICK=1 timeout 90 "$B/tests/bench_gpu" || rc=1
 	done
 	for v in "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1 "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1; do
 		echo "---- bench_fs cuda ${v:-(defaults)}"
 		env $v MK_BUILD="$ROOT/$B" timeout 90 "$B/tests/bench_fs" \
 			cuda 300 2>/dev/null || rc=1
 	done
-	for t in check_backend_cuda check_parity; do
-		echo "---- $t MK_CUDA_TUNE=2"
-		MK_CUDA_TUNE=2 CK_INCLUDE_TAGS=gpu timeout 120 "$B/tests/$t" 2>&1 |
-			tail -n 5
-		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	for v in 1 6; do
+		for t in check_backend_cuda check_parity; do
+			echo "---- $t MK_CUDA_POLLERS=$v"
+			MK_CUDA_POLLERS=$v CK_INCLUDE_TAGS=gpu timeout 120 "$B/tests/$t" 2>&1 |
+				tail -n 5
+			[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+		done
 	done
 	return "$rc"
 }
