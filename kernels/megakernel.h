@@ -51,7 +51,7 @@ extern "C" {
 
 /* Host page. First line written by the kernel, second by the host. */
 struct mk_cuda_hpage {
-	uint64_t sq_head;  /* SQ entries consumed so far (mirror) */
+	uint64_t sq_head;  /* SQ entries the executor has taken (mirror) */
 	uint32_t done_seq; /* changes after completions, while want != 0 */
 	uint32_t alive;    /* launch id, stored when the executor starts */
 	uint32_t exited;   /* launch id, stored by the last warp to leave */
@@ -70,7 +70,7 @@ struct mk_cuda_hpage {
 
 /* Scheduler state in device memory; persists across launches. */
 struct mk_cuda_dstate {
-	uint64_t sq_head;     /* next SQ position the poller consumes */
+	uint64_t sq_head;     /* SQ position the next launch starts at */
 	uint32_t live;        /* warps still inside the kernel (atomic) */
 	uint32_t done_events; /* source of hpage->done_seq (atomic) */
 	/* SCAN_CHUNK (kernels/scan.cuh); before park_head: a rescan keeps them */
@@ -229,7 +229,7 @@ static inline void mk_cuda_geom_init(struct mk_cuda_geom *g, uint32_t slots,
 	g->park_cap = mk_cuda_pow2(2u * slots, 64u);
 	g->pq_cap = mk_cuda_pow2(slots, 64u);
 	/*
-	 * The SQ only absorbs bursts (the poller drains it without waiting
+	 * The SQ only absorbs bursts (the pollers drain it without waiting
 	 * for execution). Overflow while stopped is not lost: the backend
 	 * drops the queue and rescans the ring at the next start.
 	 */
