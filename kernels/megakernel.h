@@ -55,7 +55,6 @@ struct mk_cuda_hpage {
 	uint32_t done_seq; /* changes after completions, while want != 0 */
 	uint32_t alive;    /* launch id, stored when the executor starts */
 	uint32_t exited;   /* launch id, stored by the last warp to leave */
-	uint32_t gap;      /* unused (was a poll stagger) */
 	uint32_t tr_n;     /* MK_CUDA_TRACE: single slots in the means below */
 	uint32_t tr_seen;  /* mean SM cycles, SQ read issued -> entry seen */
 	uint32_t tr_exec;  /* mean SM cycles, entry seen -> executor has it */
@@ -63,7 +62,7 @@ struct mk_cuda_hpage {
 	uint32_t tr_rtt;   /* mean SM cycles, any SQ read issued -> arrived */
 	uint32_t tr_ten;   /* mean SM cycles, executor has it -> mask known */
 	uint32_t tr_fence; /* mean SM cycles of the release fence */
-	uint32_t pad0[19];
+	uint32_t pad0[20];
 	uint32_t want;     /* host: nonzero while threads wait for slots */
 	uint32_t pad1[31];
 };
