@@ -552,6 +552,45 @@ static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
 #include "kernels/tune.cuh"
 
 /*
+ * A lone INLINE entry this poller has just claimed runs here when the
+ * executor has run everything before it (head == @pos), saving the
+ * hand-off to the executor: 3.15-3.18 us p50 instead of 3.81-3.85 us
+ * (docs/BENCH.md run I). With one poller this was slower (run F: its next
+ * read then left later); with several, the others keep sampling the SQ
+ * meanwhile. The entry is still handed off, as kind 0, which the executor
+ * skips; entries claimed after it wait for it (tail), so order is kept.
+ * Off with MK_CUDA_DIRECT=0. Not for the priority variant, traces, or
+ * opcodes that post scan or packed work. Returns 1 if it ran the entry.
+ */
+static __device__ int poll_direct(const mk_cuda_kargs &a, volatile handoff *hf,
+				  const poll *p, uint32_t pos)
+{
+	uint32_t d0 = __shfl_sync(FULL_MASK, (uint32_t)p->u0, 0);
+	uint32_t op = __shfl_sync(FULL_MASK, (uint32_t)p->u1, 0);
+	uint32_t w[MK_SQ_UNITS], i;
+	int did = 0;
+
+	if (!a.direct || a.priority || a.trace ||
+	    d0 >> MK_SQ_KIND_SHIFT != MK_SQ_KIND_INLINE ||
+	    op == MK_OP_SCAN_CHUNK || op == MK_OP_PACKED_SLOT ||
+	    op == MK_OP_DFA_STEP || sh_ld_warp(&hf->head) != pos)
+		return 0;
+#pragma unroll
+	for (i = 0; i < MK_SQ_UNITS; i++)
+		w[i] = __shfl_sync(FULL_MASK,
+				   (i & 1u) ? (uint32_t)p->u1 : (uint32_t)p->u0,
+				   (int)(i >> 1));
+	if (lane_id() == 0 && (d0 & MK_SQ_SLOT_MASK) < a.slots) {
+		const mk_exec x = exec_of(a);
+
+		w[MK_STATUS_WORD] = MK_SLOT_PUBLISHED; /* as it was kicked */
+		did = run_slot(a, &x, d0 & MK_SQ_SLOT_MASK, w);
+	}
+	notify_done(a, did, sh_ld_warp(&hf->want));
+	return 1;
+}
+
+/*
  * Wait for @p's data; claim its complete entries for this poller (as many
  * as the hand-off ring has room for) with a CAS on hf->claimed, and hand
  * them to the executor in SQ order: write their cells, wait until the
@@ -566,6 +605,7 @@ static __device__ int poll_take(const mk_cuda_kargs &a, volatile handoff *hf,
 {
 	uint32_t n = sq_count(p->head, p->nent, p->u0, p->u1);
 	uint32_t lane = lane_id(), e = lane >> 3, j = lane & 7u, room, pos, old = 0;
+	int ran;
 
 	if (first && a.trace && lane == 0) {
 		hf->rtt_sum += clock64() - p->t;
@@ -598,10 +638,11 @@ static __device__ int poll_take(const mk_cuda_kargs &a, volatile handoff *hf,
 			*head = start + old;
 		return 1;
 	}
+	ran = n == 1u && poll_direct(a, hf, p, pos);
 	if (e < n) {
 		volatile uint32_t *dst = hf->ent[(pos + e) % HANDOFF_SLOTS];
 
-		sh_st(&dst[2u * j], (uint32_t)p->u0);
+		sh_st(&dst[2u * j], ran ? 0u : (uint32_t)p->u0); /* kind 0: skip */
 		sh_st(&dst[2u * j + 1u], (uint32_t)p->u1);
 	}
 	__syncwarp();

@@ -130,6 +130,7 @@ struct mk_cuda_kargs {
 	uint32_t test_trap; /* 1: MK_CUDA_TRAP_OPCODE traps (fault tests) */
 	uint32_t trace;     /* 1: fill hpage->tr_* (MK_CUDA_TRACE=1) */
 	uint32_t pollers;   /* SQ copies per cell = poller warps */
+	uint32_t direct;    /* 1 (MK_CUDA_DIRECT, default): pollers run lone slots */
 };
 
 #define MK_CUDA_THREADS 256u /* threads per block */

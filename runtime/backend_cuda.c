@@ -354,6 +354,7 @@ static void fill_kargs(struct mk_backend *b)
 	k->starvation_fix = b->p.starvation_fix ? 1u : 0u;
 	k->test_trap = env_int("MK_CUDA_TEST_TRAP", 0) ? 1u : 0u;
 	k->trace = env_int("MK_CUDA_TRACE", 0) ? 1u : 0u;
+	k->direct = env_int("MK_CUDA_DIRECT", 1) ? 1u : 0u;
 }
 
 /* MK_CUDA_POLLERS, clamped to 1..MK_CUDA_MAX_POLLERS. */

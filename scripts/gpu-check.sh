@@ -209,25 +209,27 @@ step_bench() {
 }
 
 # ab: options against their other settings in the same run, alternated:
-# MK_CUDA_POLLERS=1 / 4 (default) / 6 SQ poller warps on bench_gpu's round
-# trip; on bench_fs's ring/raw the default (big publishes in 4 parts) vs
-# MK_PUBLISH_PARTS=1 (serial) vs MK_NT_PUBLISH=1 (streaming stores); then
-# the GPU suites with 1 and 6 pollers.
+# MK_CUDA_POLLERS=1 / 4 (default) / 6 SQ poller warps and MK_CUDA_DIRECT=0
+# / 1 (default) on bench_gpu's round trip; on bench_fs's ring/raw the
+# default (big publishes in 4 parts) vs MK_PUBLISH_PARTS=1 (serial) vs
+# MK_NT_PUBLISH=1 (streaming stores); then the GPU suites with 1 and 6
+# pollers and with MK_CUDA_DIRECT=0.
 step_ab() {
 	local t v rc=0
-	for t in 1 4 6 1 4 6; do
-		echo "---- bench_gpu MK_CUDA_POLLERS=$t (quick)"
-		MK_CUDA_POLLERS=$t MK_BENCH_QUICK=1 timeout 90 "$B/tests/bench_gpu" || rc=1
+	for v in MK_CUDA_POLLERS=1 MK_CUDA_POLLERS=4 MK_CUDA_POLLERS=6 \
+		MK_CUDA_DIRECT=0 MK_CUDA_DIRECT=1 MK_CUDA_DIRECT=0 MK_CUDA_DIRECT=1; do
+		echo "---- bench_gpu $v (quick)"
+		env "$v" MK_BENCH_QUICK=1 timeout 90 "$B/tests/bench_gpu" || rc=1
 	done
 	for v in "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1 "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1; do
 		echo "---- bench_fs cuda ${v:-(defaults)}"
 		env $v MK_BUILD="$ROOT/$B" timeout 90 "$B/tests/bench_fs" \
 			cuda 300 2>/dev/null || rc=1
 	done
-	for v in 1 6; do
+	for v in MK_CUDA_POLLERS=1 MK_CUDA_POLLERS=6 MK_CUDA_DIRECT=0; do
 		for t in check_backend_cuda check_parity; do
-			echo "---- $t MK_CUDA_POLLERS=$v"
-			MK_CUDA_POLLERS=$v CK_INCLUDE_TAGS=gpu timeout 120 "$B/tests/$t" 2>&1 |
+			echo "---- $t $v"
+			env "$v" CK_INCLUDE_TAGS=gpu timeout 120 "$B/tests/$t" 2>&1 |
 				tail -n 5
 			[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 		done
