@@ -141,7 +141,7 @@ $(B)/%.o: %.c
 $(B)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(call msg,NVCC,$<)
-	$(Q)$(NVCC) $(NVCCFLAGS) -MD -MF $(@:.o=.d) -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) -MD -MP -MF $(@:.o=.d) -c $< -o $@
 
 $(LIBMK): $(RUNTIME_OBJ)
 	$(call msg,AR,$@)
