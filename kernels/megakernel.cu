@@ -462,6 +462,7 @@ static __device__ void stop_workers(const mk_cuda_kargs &a)
 /* ---- the pollers (block 0, warps 0 and 2..) --------------------------------- */
 
 #include "kernels/poll.cuh"
+#include "kernels/trace.cuh"
 
 /* ---- the executor (block 0, warp 1) ---------------------------------------- */
 

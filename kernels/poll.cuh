@@ -104,8 +104,6 @@ static __device__ uint32_t sq_count(uint64_t head, uint32_t nent, uint64_t u0,
 	return n;
 }
 
-#include "kernels/tune.cuh"
-
 /*
  * A lone INLINE entry this poller has just claimed runs here when the
  * executor has run everything before it (head == @pos), saving the

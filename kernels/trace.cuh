@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kernels/tune.cuh - the megakernel's measurement aid: with
+ * kernels/trace.cuh - the megakernel's measurement aid: with
  * MK_CUDA_TRACE=1, the executor's per-stage cycle sums of the round trip
  * (SQ read, hand-off, tenant load, fence, DONE), published as means in the
  * host page every 256 entries and shown by describe() (docs/BENCH.md
- * "Round trip stages"). Included once, by kernels/poll.cuh, after
- * struct handoff.
+ * "Round trip stages"). Included once, by kernels/megakernel.cu, after
+ * kernels/poll.cuh (struct handoff), for the executor.
  */
 /* MK_CUDA_TRACE: per-stage cycle sums, published as means every 256. */
 struct trace {

@@ -21,7 +21,8 @@
  * Environment (tests, tuning): MK_CUDA_DEVICE (index), MK_CUDA_BLOCKS (grid
  * size), MK_CUDA_STOP_TIMEOUT_MS, MK_CUDA_TEST_TRAP (fault tests),
  * MK_CUDA_TRACE=1 (stage timings in describe()), MK_CUDA_POLLERS (SQ
- * poller warps, 1..6, default 4),
+ * poller warps, 1..6, default 4), MK_CUDA_DIRECT=0 (pollers hand every
+ * entry to the executor instead of running lone slots themselves),
  * MK_NT_PUBLISH=1 (range publishes of MK_NT_PUBLISH_MIN slots, 8192,
  * or more with streaming stores; MK_PUBLISH_PARTS in runtime.c); see
  * kernels/megakernel.h and runtime/runtime.c.
