@@ -142,15 +142,24 @@ static int split_piece(size_t size, uint64_t off)
 	       size > MK_FS_MAX_WRITE - MK_FS_PAGE && size < MK_FS_MAX_WRITE;
 }
 
-/* Returns the number of bytes published (size, or less for a split piece). */
+/*
+ * Returns the number of bytes taken (size, or less for a split piece).
+ * The range is checked and claimed here; its lines are written by
+ * mk_fs_ring_raw_finish(), after ops.c has answered the write, so the
+ * writer's next write crosses FUSE while these lines are written. Host
+ * reads of the range wait for the lines (runtime.h, publish_begin), so
+ * nothing a user can read shows the difference. MK_RAW_SYNC=1 writes the
+ * lines before the answer (the measured alternative, docs/BENCH.md).
+ */
 int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
-			 uint64_t off, struct mk_err *err)
+			 uint64_t off, struct mk_fs_raw *raw,
+			 struct mk_err *err)
 {
 	uint32_t slots = mk_runtime_slots(fs->rt), first, count;
-	struct mk_slot *copy = NULL;
 	const struct mk_slot *img;
 	int rc;
 
+	memset(raw, 0, sizeof(*raw));
 	if (split_piece(size, off))
 		size -= size % MK_SLOT_BYTES;
 	if (size == 0 || off % MK_SLOT_BYTES || size % MK_SLOT_BYTES)
@@ -168,15 +177,28 @@ int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 	count = (uint32_t)(size / MK_SLOT_BYTES);
 	img = (const struct mk_slot *)(const void *)buf;
 	if ((uintptr_t)buf % _Alignof(struct mk_slot)) {
-		copy = malloc(size);
-		if (!copy)
+		raw->copy = malloc(size);
+		if (!raw->copy)
 			return mk_err_set(err, -ENOMEM,
 					  "cannot copy the slot images",
 					  "write fewer slots per call");
-		memcpy(copy, buf, size);
-		img = copy;
+		memcpy(raw->copy, buf, size);
+		img = raw->copy;
 	}
-	rc = mk_runtime_publish_images(fs->rt, first, img, count, err);
-	free(copy);
-	return rc ? rc : (int)size;
+	rc = mk_runtime_publish_begin(fs->rt, first, img, count, &raw->pub, err);
+	if (rc) {
+		free(raw->copy);
+		raw->copy = NULL;
+		return rc;
+	}
+	if (fs->raw_late)
+		mk_fs_ring_raw_finish(fs, raw);
+	return (int)size;
+}
+
+void mk_fs_ring_raw_finish(struct mk_fs *fs, struct mk_fs_raw *raw)
+{
+	mk_runtime_publish_end(fs->rt, &raw->pub);
+	free(raw->copy);
+	raw->copy = NULL;
 }

@@ -87,6 +87,7 @@ struct mk_fs {
 	uint32_t uid, gid;       /* owner of every node */
 	struct timespec mounted; /* times of every node */
 	const char *scheduler;   /* "sharded" or "priority" */
+	int raw_late;            /* MK_RAW_SYNC=1: answer ring/raw after end */
 	/* the `errors` ring, guarded by err_lock (taken after watch_lock) */
 	pthread_mutex_t err_lock;
 	struct mk_fs_error_rec errs[MK_FS_ERRORS_KEEP];
@@ -173,9 +174,22 @@ int mk_fs_slot_write(struct mk_fs *fs, uint32_t slot, const char *buf,
 /* ring/raw: bytes [off, off+size) of the ring into @dst; returns count. */
 int mk_fs_ring_raw_read(struct mk_fs *fs, uint64_t off, size_t size,
 			char *dst);
-/* ring/raw: publish whole images; returns bytes taken (short for a split piece). */
+/* A ring/raw write between its check and its line writes. */
+struct mk_fs_raw {
+	struct mk_publish pub;
+	struct mk_slot *copy; /* the images, when @buf was not 4-aligned */
+};
+/*
+ * ring/raw: check and claim whole images (mk_runtime_publish_begin);
+ * returns bytes taken (short for a split piece) or -errno. After a
+ * positive return the caller answers the write, then must call
+ * mk_fs_ring_raw_finish() with @buf still valid.
+ */
 int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
-			 uint64_t off, struct mk_err *err);
+			 uint64_t off, struct mk_fs_raw *raw,
+			 struct mk_err *err);
+/* Write the lines and wake the kernel (mk_runtime_publish_end). */
+void mk_fs_ring_raw_finish(struct mk_fs *fs, struct mk_fs_raw *raw);
 /* poll revents of ring/N now (POLLIN when DONE). */
 unsigned mk_fs_slot_revents(struct mk_fs *fs, uint32_t slot);
 

@@ -494,10 +494,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	else if (h->obj && is_stream_file(h->node.kind))
 		rc = mk_fs_stream_write(fs, req, h, buf, size, &err);
 	else if (h->node.kind == MK_FS_RING_RAW) {
-		rc = mk_fs_ring_raw_write(fs, buf, size, (uint64_t)off, &err);
+		struct mk_fs_raw raw;
+
+		rc = mk_fs_ring_raw_write(fs, buf, size, (uint64_t)off, &raw,
+					  &err);
 		if (rc > 0) {
-			size = (size_t)rc; /* short only for a split piece */
-			rc = 0;
+			/* Short only for a split piece. Answer, then write the
+			 * lines (fs/file_ring.c). */
+			fuse_reply_write(req, (size_t)rc);
+			mk_fs_ring_raw_finish(fs, &raw);
+			return;
 		}
 	}
 	else if (h->node.kind == MK_FS_CTL_RAW)

@@ -111,6 +111,28 @@ int mk_runtime_publish_images(struct mk_runtime *rt, uint32_t first,
 			      const struct mk_slot *images, uint32_t count,
 			      struct mk_err *err);
 
+/*
+ * The same publish in two phases, for a caller that answers its own client
+ * between them (fs/ answers a ring/raw write after begin, so the writer's
+ * next write travels while this one's lines are written).
+ * begin: every check of publish_images, all-or-nothing, same errors; on 0
+ * the range is locked and the publish can no longer fail. Until end, a
+ * host read of those slots (read_slot, slot_status, slot_done, wait)
+ * waits for end, so it never sees them as they were before; status counts
+ * them as published and pending. The thread between the two phases must
+ * not read those slots itself.
+ * end: writes the lines (status last), unlocks and wakes the kernel; call
+ * it exactly once after each successful begin, with @images still valid.
+ */
+struct mk_publish {
+	uint32_t first, count;
+	const struct mk_slot *images;
+};
+int mk_runtime_publish_begin(struct mk_runtime *rt, uint32_t first,
+			     const struct mk_slot *images, uint32_t count,
+			     struct mk_publish *pub, struct mk_err *err);
+void mk_runtime_publish_end(struct mk_runtime *rt, struct mk_publish *pub);
+
 /* One item of a batch: opcode and up to 12 args. */
 struct mk_item {
 	uint32_t opcode;

@@ -3,12 +3,14 @@
  * tests/check_runtime.c - the runtime API against a live CPU megakernel:
  * config errors, publish validation order with errno + Fix: and no state
  * change, every opcode's effect, tenant masks, SHUTDOWN and restart, batch
- * and image publishing (all-or-nothing), call-slot reservation, control
- * word ownership, status, debug log.
+ * and image publishing (all-or-nothing, and in two phases), call-slot
+ * reservation, control word ownership, status, debug log.
  *   build/release/tests/check_runtime
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/proto.h"
 #include "tests/mk_check.h"
@@ -557,6 +559,99 @@ START_TEST(test_runtime_range_lock_all_or_nothing)
 }
 END_TEST
 
+/* A reader or publisher of a range between publish_begin and _end. */
+struct phase_peer {
+	uint32_t slot;
+	int publish;  /* 0: read the slot, 1: publish it */
+	int started;  /* atomic: about to call */
+	int finished; /* atomic: returned */
+	struct mk_slot seen;
+	struct mk_err err;
+	int rc;
+};
+
+static void *phase_peer_main(void *arg)
+{
+	struct phase_peer *p = arg;
+	uint32_t args[2] = { 5, OBS(9) };
+
+	__atomic_store_n(&p->started, 1, __ATOMIC_SEQ_CST);
+	if (p->publish)
+		p->rc = mk_runtime_publish(rt, p->slot, 0, MK_OP_ATOMIC_ADD,
+					   args, 2, &p->err);
+	else
+		p->rc = mk_runtime_read_slot(rt, p->slot, &p->seen);
+	__atomic_store_n(&p->finished, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void phase_peer_start(struct phase_peer *p, pthread_t *t)
+{
+	ck_assert_int_eq(pthread_create(t, NULL, phase_peer_main, p), 0);
+	while (!__atomic_load_n(&p->started, __ATOMIC_SEQ_CST))
+		usleep(100);
+	usleep(20000); /* let it reach the slot; a wait, never an assertion */
+}
+
+/*
+ * Between publish_begin and publish_end (fs/ answers ring/raw writes
+ * there): the publish is counted, a reader of the range waits for the
+ * lines and then sees the new image, a publisher of the range waits and
+ * gets the protocol's own EBUSY (PUBLISHED), and a failed begin leaves
+ * nothing locked or pending. Each command then runs exactly once.
+ */
+START_TEST(test_runtime_publish_two_phases)
+{
+	static struct mk_slot img[8];
+	struct phase_peer rd = { .slot = 3 }, wr = { .slot = 5, .publish = 1 };
+	struct mk_publish pub;
+	struct mk_status st;
+	struct mk_err err;
+	struct mk_slot s;
+	pthread_t t1, t2;
+	int i;
+
+	ck_assert_int_eq(mk_runtime_stop(rt), 0);
+	for (i = 0; i < 8; i++) {
+		img[i].opcode = MK_OP_ATOMIC_ADD;
+		img[i].args[0] = 1;
+		img[i].args[1] = OBS(8);
+	}
+	img[6].status = 2; /* not 0 or 1: begin fails whole */
+	ck_assert_int_eq(mk_runtime_publish_begin(rt, 0, img, 8, &pub, &err),
+			 -EINVAL);
+	t_assert_fix(err.msg);
+	ck_assert_uint_eq(pub.count, 0);
+	mk_runtime_read_slot(rt, 3, &s); /* returns: nothing is pending */
+	ck_assert_uint_eq(s.status, MK_SLOT_EMPTY);
+	img[6].status = 0;
+	ck_assert_int_eq(mk_runtime_publish_begin(rt, 0, img, 8, &pub, &err), 0);
+	ck_assert_int_eq(mk_runtime_status(rt, &st), 0);
+	ck_assert_uint_eq(st.published, 8);
+	ck_assert_uint_eq(st.pending, 8);
+	phase_peer_start(&rd, &t1);
+	phase_peer_start(&wr, &t2);
+	ck_assert_int_eq(__atomic_load_n(&rd.finished, __ATOMIC_SEQ_CST), 0);
+	ck_assert_int_eq(__atomic_load_n(&wr.finished, __ATOMIC_SEQ_CST), 0);
+	mk_runtime_publish_end(rt, &pub);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ck_assert_int_eq(rd.rc, 0);
+	ck_assert_uint_eq(rd.seen.status, MK_SLOT_PUBLISHED);
+	ck_assert_uint_eq(rd.seen.opcode, MK_OP_ATOMIC_ADD);
+	ck_assert_uint_eq(rd.seen.args[1], OBS(8));
+	ck_assert_int_eq(wr.rc, -EBUSY);
+	ck_assert_ptr_nonnull(strstr(wr.err.msg, "PUBLISHED"));
+	t_assert_fix(wr.err.msg);
+	ck_assert_int_eq(mk_runtime_start(rt, &err), 0);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(mk_runtime_wait(rt, (uint32_t)i, T_WAIT_NS), 0);
+	ck_assert_uint_eq(t_ctl(rt, OBS(8)), 8);
+	ck_assert_uint_eq(t_ctl(rt, OBS(9)), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 8);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
 	Suite *s = suite_create("runtime");
@@ -578,6 +673,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_images_fanned_parts);
 	tcase_add_test(tc, test_runtime_reserve_until_exhausted);
 	tcase_add_test(tc, test_runtime_range_lock_all_or_nothing);
+	tcase_add_test(tc, test_runtime_publish_two_phases);
 	tcase_add_test(tc, test_runtime_control_word_ownership);
 	tcase_add_test(tc, test_runtime_packed_strict_and_status);
 	suite_add_tcase(s, tc);
