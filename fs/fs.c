@@ -80,10 +80,13 @@ void mk_fs_text_fini(struct mk_fs_text *t)
 
 int mk_fs_init(struct mk_fs *fs, struct mk_runtime *rt, const char *sched)
 {
+	const char *sync;
+
 	memset(fs, 0, sizeof(*fs));
 	fs->rt = rt;
 	fs->scheduler = sched;
-	fs->raw_late = getenv("MK_RAW_SYNC") && strcmp(getenv("MK_RAW_SYNC"), "1") == 0;
+	sync = getenv("MK_RAW_SYNC");
+	fs->raw_late = sync && strcmp(sync, "1") == 0;
 	fs->uid = (uint32_t)getuid();
 	fs->gid = (uint32_t)getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->mounted);

@@ -56,13 +56,24 @@ static uint64_t range_bits(uint32_t w, uint32_t first, uint32_t n)
 	return m << (lo % 64u);
 }
 
-static void unlock_range(struct mk_runtime *rt, uint32_t first, uint32_t n)
+/* Set or clear the bits of [first, first + n) in @words (release). */
+static void range_mark(uint64_t *words, uint32_t first, uint32_t n, int on)
 {
 	uint32_t w;
 
-	for (w = first / 64u; n && w <= (first + n - 1u) / 64u; w++)
-		__atomic_fetch_and(&rt->lock[w], ~range_bits(w, first, n),
-				   __ATOMIC_RELEASE);
+	for (w = first / 64u; n && w <= (first + n - 1u) / 64u; w++) {
+		if (on)
+			__atomic_fetch_or(&words[w], range_bits(w, first, n),
+					  __ATOMIC_RELEASE);
+		else
+			__atomic_fetch_and(&words[w], ~range_bits(w, first, n),
+					   __ATOMIC_RELEASE);
+	}
+}
+
+static void unlock_range(struct mk_runtime *rt, uint32_t first, uint32_t n)
+{
+	range_mark(rt->lock, first, n, 0);
 }
 
 /*
@@ -379,19 +390,16 @@ static int run_phase(struct mk_runtime *rt, struct fan_job *j,
 	return 0;
 }
 
-static void set_pend(struct mk_runtime *rt, uint32_t first, uint32_t n,
-		     int on)
+/* A job for run_phase(); rc[] and err[] are written by the parts. */
+static void fan_job_init(struct fan_job *j, struct mk_runtime *rt,
+			 const struct mk_publish *pub, int write)
 {
-	uint32_t w;
-
-	for (w = first / 64u; w <= (first + n - 1u) / 64u; w++) {
-		if (on)
-			__atomic_fetch_or(&rt->pend[w], range_bits(w, first, n),
-					  __ATOMIC_RELEASE);
-		else
-			__atomic_fetch_and(&rt->pend[w], ~range_bits(w, first, n),
-					   __ATOMIC_RELEASE);
-	}
+	j->rt = rt;
+	j->img = pub->images;
+	j->first = pub->first;
+	j->count = pub->count;
+	j->write = write;
+	j->stream = write && rt->stream_min && pub->count >= rt->stream_min;
 }
 
 int mk_runtime_publish_begin(struct mk_runtime *rt, uint32_t first,
@@ -413,21 +421,18 @@ int mk_runtime_publish_begin(struct mk_runtime *rt, uint32_t first,
 	held = lock_range_settled(rt, first, count);
 	if (held >= 0)
 		return busy_err(err, (uint32_t)held);
-	memset(&j, 0, sizeof(j));
-	j.rt = rt;
-	j.img = images;
-	j.first = first;
-	j.count = count;
-	rc = run_phase(rt, &j, err);
-	if (rc) {
-		unlock_range(rt, first, count);
-		return rc;
-	}
-	set_pend(rt, first, count, 1);
-	__atomic_fetch_add(&rt->published, count, __ATOMIC_RELAXED);
 	pub->first = first;
 	pub->count = count;
 	pub->images = images;
+	fan_job_init(&j, rt, pub, 0);
+	rc = run_phase(rt, &j, err);
+	if (rc) {
+		unlock_range(rt, first, count);
+		pub->count = 0;
+		return rc;
+	}
+	range_mark(rt->pend, first, count, 1);
+	__atomic_fetch_add(&rt->published, count, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -437,18 +442,12 @@ void mk_runtime_publish_end(struct mk_runtime *rt, struct mk_publish *pub)
 
 	if (pub->count == 0)
 		return;
-	memset(&j, 0, sizeof(j));
-	j.rt = rt;
-	j.img = pub->images;
-	j.first = pub->first;
-	j.count = pub->count;
-	j.write = 1;
-	j.stream = rt->stream_min && pub->count >= rt->stream_min;
+	fan_job_init(&j, rt, pub, 1);
 	run_phase(rt, &j, NULL);
 	/* Unlock first: a publisher that waited on the settling bits then
 	 * takes the lock and sees the lines. */
 	unlock_range(rt, pub->first, pub->count);
-	set_pend(rt, pub->first, pub->count, 0);
+	range_mark(rt->pend, pub->first, pub->count, 0);
 	rt->ops->kick_range(rt->be, pub->first, pub->count);
 	pub->count = 0;
 }
