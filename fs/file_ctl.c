@@ -115,11 +115,9 @@ static int status_text(struct mk_fs *fs, struct mk_fs_text *out)
 	P("slots=%u\nobservables=%u\ntenants=%u\ndebug_records=%u\n", st.slots,
 	  st.observables, st.tenants, st.debug_records);
 	P("scheduler=%s\n", fs->scheduler);
-	P("published=%llu\ndone=%llu\npending=%llu\nlookahead=%llu\n"
-	  "uptime_s=%.3f\n",
+	P("published=%llu\ndone=%llu\npending=%llu\nuptime_s=%.3f\n",
 	  (unsigned long long)st.published, (unsigned long long)st.done,
-	  (unsigned long long)st.pending, (unsigned long long)st.ahead,
-	  st.uptime_s);
+	  (unsigned long long)st.pending, st.uptime_s);
 	if (st.note[0])
 		P("note=%s\n", st.note);
 	return 0;

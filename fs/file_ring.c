@@ -142,9 +142,6 @@ static int split_piece(size_t size, uint64_t off)
 	       size > MK_FS_MAX_WRITE - MK_FS_PAGE && size < MK_FS_MAX_WRITE;
 }
 
-/* Writes of at least this many slots (64 KiB) look ahead. */
-#define MK_FS_AHEAD_MIN 1024u
-
 /*
  * Returns the number of bytes taken (size, or less for a split piece).
  * The range is checked and claimed here; its lines are written by
@@ -153,9 +150,6 @@ static int split_piece(size_t size, uint64_t off)
  * reads of the range wait for the lines (runtime.h, publish_begin), so
  * nothing a user can read shows the difference. MK_RAW_SYNC=1 writes the
  * lines before the answer (the measured alternative, docs/BENCH.md).
- * After the answer, finish also looks at the next range of the same size
- * (wrapping), so a writer that goes on in order finds those targets'
- * statuses read while its next write crosses FUSE (MK_RAW_AHEAD=0: off).
  */
 int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 			 uint64_t off, struct mk_fs_raw *raw,
@@ -197,15 +191,8 @@ int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 		raw->copy = NULL;
 		return rc;
 	}
-	if (count >= MK_FS_AHEAD_MIN && fs->raw_ahead) {
-		raw->next = first + count < slots ? first + count : 0;
-		raw->count = count;
-	}
-	if (fs->raw_late) {
-		mk_runtime_publish_end(fs->rt, &raw->pub);
-		free(raw->copy);
-		raw->copy = NULL;
-	}
+	if (fs->raw_late)
+		mk_fs_ring_raw_finish(fs, raw);
 	return (int)size;
 }
 
@@ -214,6 +201,4 @@ void mk_fs_ring_raw_finish(struct mk_fs *fs, struct mk_fs_raw *raw)
 	mk_runtime_publish_end(fs->rt, &raw->pub);
 	free(raw->copy);
 	raw->copy = NULL;
-	if (raw->count)
-		mk_runtime_publish_ahead(fs->rt, raw->next, raw->count);
 }

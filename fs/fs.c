@@ -87,8 +87,6 @@ int mk_fs_init(struct mk_fs *fs, struct mk_runtime *rt, const char *sched)
 	fs->scheduler = sched;
 	sync = getenv("MK_RAW_SYNC");
 	fs->raw_late = sync && strcmp(sync, "1") == 0;
-	sync = getenv("MK_RAW_AHEAD");
-	fs->raw_ahead = !(sync && strcmp(sync, "0") == 0);
 	fs->uid = (uint32_t)getuid();
 	fs->gid = (uint32_t)getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->mounted);

@@ -88,7 +88,6 @@ struct mk_fs {
 	struct timespec mounted; /* times of every node */
 	const char *scheduler;   /* "sharded" or "priority" */
 	int raw_late;            /* MK_RAW_SYNC=1: answer ring/raw after end */
-	int raw_ahead;           /* MK_RAW_AHEAD=0 turns the lookahead off */
 	/* the `errors` ring, guarded by err_lock (taken after watch_lock) */
 	pthread_mutex_t err_lock;
 	struct mk_fs_error_rec errs[MK_FS_ERRORS_KEEP];
@@ -179,7 +178,6 @@ int mk_fs_ring_raw_read(struct mk_fs *fs, uint64_t off, size_t size,
 struct mk_fs_raw {
 	struct mk_publish pub;
 	struct mk_slot *copy; /* the images, when @buf was not 4-aligned */
-	uint32_t next, count; /* the range after this one, for the lookahead */
 };
 /*
  * ring/raw: check and claim whole images (mk_runtime_publish_begin);
@@ -190,11 +188,7 @@ struct mk_fs_raw {
 int mk_fs_ring_raw_write(struct mk_fs *fs, const char *buf, size_t size,
 			 uint64_t off, struct mk_fs_raw *raw,
 			 struct mk_err *err);
-/*
- * Write the lines and wake the kernel (mk_runtime_publish_end), then look
- * at the range after this one (mk_runtime_publish_ahead): a writer that
- * goes on in order finds its next targets' lines already read.
- */
+/* Write the lines and wake the kernel (mk_runtime_publish_end). */
 void mk_fs_ring_raw_finish(struct mk_fs *fs, struct mk_fs_raw *raw);
 /* poll revents of ring/N now (POLLIN when DONE). */
 unsigned mk_fs_slot_revents(struct mk_fs *fs, uint32_t slot);

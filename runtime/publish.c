@@ -127,43 +127,12 @@ void mk_rt_settle(struct mk_runtime *rt, uint32_t first, uint32_t n)
  * (or later) and gets the protocol's own error, as it would have if the
  * earlier write had been answered after its end.
  */
-/* ahead_seq before a lock attempt (see held_briefly). */
-static uint32_t ahead_seq(struct mk_runtime *rt)
-{
-	return __atomic_load_n(&rt->ahead_seq, __ATOMIC_SEQ_CST);
-}
-
-/*
- * Whether a lock attempt that met @slot held should be retried: a publish
- * between begin and end (wait for its end), or a lookahead, which holds
- * locks only while it reads their lines and makes ahead_seq odd around
- * that. @seq0 is ahead_seq read before the attempt: unchanged and even,
- * no lookahead held anything meanwhile, so the holder is a real one.
- */
-static int held_briefly(struct mk_runtime *rt, uint32_t slot, uint32_t seq0)
-{
-	uint32_t seq;
-
-	if (mk_rt_pending(rt, slot)) {
-		mk_rt_settle(rt, slot, 1);
-		return 1;
-	}
-	seq = ahead_seq(rt);
-	if (seq == seq0 && !(seq & 1u))
-		return 0;
-	while (ahead_seq(rt) == seq && (seq & 1u))
-		mk_cpu_relax();
-	return 1;
-}
-
 static int lock_slot_settled(struct mk_runtime *rt, uint32_t slot)
 {
-	uint32_t seq0 = ahead_seq(rt);
-
 	while (!lock_slot(rt, slot)) {
-		if (!held_briefly(rt, slot, seq0))
+		if (!mk_rt_pending(rt, slot))
 			return 0;
-		seq0 = ahead_seq(rt);
+		mk_rt_settle(rt, slot, 1);
 	}
 	return 1;
 }
@@ -171,97 +140,12 @@ static int lock_slot_settled(struct mk_runtime *rt, uint32_t slot)
 static int64_t lock_range_settled(struct mk_runtime *rt, uint32_t first,
 				  uint32_t n)
 {
-	uint32_t seq0 = ahead_seq(rt);
 	int64_t held;
 
 	while ((held = lock_range(rt, first, n)) >= 0 &&
-	       held_briefly(rt, (uint32_t)held, seq0))
-		seq0 = ahead_seq(rt);
+	       mk_rt_pending(rt, (uint32_t)held))
+		mk_rt_settle(rt, (uint32_t)held, 1);
 	return held;
-}
-
-/* ---- lookahead ------------------------------------------------------------- */
-
-/* Whether @slot is known publishable without reading its line. */
-static int known_avail(struct mk_runtime *rt, uint32_t slot)
-{
-	return !!(__atomic_load_n(&rt->avail[slot / 64u], __ATOMIC_RELAXED) &
-		  (1ull << (slot % 64u)));
-}
-
-/*
- * Note which slots of lock word @w's part of [first, first + n) are EMPTY
- * or DONE: with ahead_seq odd, take the lock bits nobody holds, read
- * those statuses, set their avail bits, give the lock bits back.
- */
-static void ahead_word(struct mk_runtime *rt, uint32_t w, uint32_t first,
-		       uint32_t n)
-{
-	uint64_t m = range_bits(w, first, n), mine, ok = 0;
-	uint32_t b;
-
-	m &= ~__atomic_load_n(&rt->avail[w], __ATOMIC_RELAXED);
-	if (!m)
-		return;
-	__atomic_fetch_add(&rt->ahead_seq, 1u, __ATOMIC_SEQ_CST); /* odd */
-	mine = m & ~__atomic_fetch_or(&rt->lock[w], m, __ATOMIC_SEQ_CST);
-	for (b = 0; b < 64u; b++) {
-		uint32_t st;
-
-		if (!(mine >> b & 1u))
-			continue;
-		st = mk_rt_status(rt, w * 64u + b);
-		if (st == MK_SLOT_EMPTY || st == MK_SLOT_DONE)
-			ok |= 1ull << b;
-	}
-	if (ok)
-		__atomic_fetch_or(&rt->avail[w], ok, __ATOMIC_RELAXED);
-	__atomic_fetch_and(&rt->lock[w], ~mine, __ATOMIC_SEQ_CST);
-	__atomic_fetch_add(&rt->ahead_seq, 1u, __ATOMIC_SEQ_CST); /* even */
-}
-
-void mk_runtime_publish_ahead(struct mk_runtime *rt, uint32_t first,
-			      uint32_t count)
-{
-	uint32_t w;
-
-	if (first >= rt->slots || count == 0)
-		return;
-	if (count > rt->slots - first)
-		count = rt->slots - first;
-	if (__atomic_exchange_n(&rt->ahead_busy, 1u, __ATOMIC_ACQUIRE))
-		return; /* another thread is looking ahead */
-	for (w = first / 64u; w <= (first + count - 1u) / 64u; w++)
-		ahead_word(rt, w, first, count);
-	__atomic_store_n(&rt->ahead_busy, 0u, __ATOMIC_RELEASE);
-}
-
-/* Count the slots of a locked range whose lines the checks will skip. */
-static void count_known(struct mk_runtime *rt, uint32_t first, uint32_t n)
-{
-	uint64_t k = 0;
-	uint32_t w;
-
-	for (w = first / 64u; w <= (first + n - 1u) / 64u; w++)
-		k += (uint64_t)__builtin_popcountll(
-			__atomic_load_n(&rt->avail[w], __ATOMIC_RELAXED) &
-			range_bits(w, first, n));
-	if (k)
-		__atomic_fetch_add(&rt->ahead_hits, k, __ATOMIC_RELAXED);
-}
-
-/* Whether every slot of [first, first + n) is known publishable. */
-static int range_avail(struct mk_runtime *rt, uint32_t first, uint32_t n)
-{
-	uint32_t w;
-
-	for (w = first / 64u; w <= (first + n - 1u) / 64u; w++) {
-		uint64_t m = range_bits(w, first, n);
-
-		if ((__atomic_load_n(&rt->avail[w], __ATOMIC_RELAXED) & m) != m)
-			return 0;
-	}
-	return 1;
 }
 
 /* ---- publishing ------------------------------------------------------------ */
@@ -280,9 +164,6 @@ static void write_image(struct mk_runtime *rt, uint32_t slot,
 {
 	uint32_t *w = &rt->ring[slot * MK_SLOT_WORDS];
 
-	/* Under the slot's lock, before the slot leaves EMPTY/DONE. */
-	__atomic_fetch_and(&rt->avail[slot / 64u], ~(1ull << (slot % 64u)),
-			   __ATOMIC_RELAXED);
 	mk_proto_fill_slot(w, img->tenant, img->priority, img->opcode,
 			   img->args, MK_ARGS_PER_SLOT);
 	/* Release: the kernel's acquire of PUBLISHED sees words 1..15. */
@@ -355,10 +236,7 @@ static int check_images(struct mk_runtime *rt, uint32_t first,
 	int rc, have_ok = 0;
 
 	for (i = 0; i < count; i++) {
-		/* A slot the lookahead saw publishable keeps its line unread. */
-		uint32_t st = known_avail(rt, first + i) ?
-				      MK_SLOT_DONE :
-				      mk_rt_status(rt, first + i);
+		uint32_t st = mk_rt_status(rt, first + i);
 
 		/*
 		 * Batches are mostly one opcode: once it passed, an image with
@@ -494,9 +372,6 @@ static int run_phase(struct mk_runtime *rt, struct fan_job *j,
 {
 	uint32_t parts = j->count / FAN_PART_MIN, i;
 
-	/* Checks that read no line are the caller's cache's work alone. */
-	if (!j->write && range_avail(rt, j->first, j->count))
-		parts = 1;
 	if (parts > mk_fanout_width(rt->fan))
 		parts = mk_fanout_width(rt->fan);
 	if (parts < 2u || mk_fanout_run(rt->fan, fan_part, j, parts)) {
@@ -549,7 +424,6 @@ int mk_runtime_publish_begin(struct mk_runtime *rt, uint32_t first,
 	pub->first = first;
 	pub->count = count;
 	pub->images = images;
-	count_known(rt, first, count);
 	fan_job_init(&j, rt, pub, 0);
 	rc = run_phase(rt, &j, err);
 	if (rc) {
@@ -557,8 +431,6 @@ int mk_runtime_publish_begin(struct mk_runtime *rt, uint32_t first,
 		pub->count = 0;
 		return rc;
 	}
-	/* The range leaves EMPTY/DONE at end; its lock is held till then. */
-	range_mark(rt->avail, first, count, 0);
 	range_mark(rt->pend, first, count, 1);
 	__atomic_fetch_add(&rt->published, count, __ATOMIC_RELAXED);
 	return 0;
@@ -668,12 +540,10 @@ int mk_runtime_reserve(struct mk_runtime *rt, struct mk_err *err)
 	uint32_t i;
 
 	for (i = 0; i < rt->slots; i++) {
-		uint32_t s = rt->slots - 1 - i, seq0 = ahead_seq(rt), st;
+		uint32_t s = rt->slots - 1 - i;
+		uint32_t st;
 
-		/* Past a lookahead's moment, once: the slot may be free. */
-		if (!lock_slot(rt, s) &&
-		    (mk_rt_pending(rt, s) || !held_briefly(rt, s, seq0) ||
-		     !lock_slot(rt, s)))
+		if (!lock_slot(rt, s))
 			continue;
 		st = mk_rt_status(rt, s);
 		if (st == MK_SLOT_EMPTY || st == MK_SLOT_DONE)

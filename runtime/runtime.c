@@ -169,8 +169,7 @@ int mk_runtime_create(const struct mk_config *cfg, struct mk_runtime **out,
 	pthread_mutex_init(&rt->life, NULL);
 	rt->lock = calloc((rt->slots + 63u) / 64u, sizeof(uint64_t));
 	rt->pend = calloc((rt->slots + 63u) / 64u, sizeof(uint64_t));
-	rt->avail = calloc((rt->slots + 63u) / 64u, sizeof(uint64_t));
-	if (!rt->lock || !rt->pend || !rt->avail) {
+	if (!rt->lock || !rt->pend) {
 		rc = mk_err_set(err, -ENOMEM, "cannot allocate slot locks",
 				"lower slots=");
 		goto out_free;
@@ -185,7 +184,6 @@ int mk_runtime_create(const struct mk_config *cfg, struct mk_runtime **out,
 	return 0;
 
 out_free:
-	free(rt->avail);
 	free(rt->pend);
 	free(rt->lock);
 	pthread_mutex_destroy(&rt->life);
@@ -200,7 +198,6 @@ void mk_runtime_destroy(struct mk_runtime *rt)
 	mk_runtime_stop(rt);
 	mk_fanout_destroy(rt->fan);
 	rt->ops->destroy(rt->be);
-	free(rt->avail);
 	free(rt->pend);
 	free(rt->lock);
 	pthread_mutex_destroy(&rt->life);
@@ -410,7 +407,6 @@ int mk_runtime_status(struct mk_runtime *rt, struct mk_status *st)
 	st->tenants = rt->cfg.tenants;
 	st->debug_records = rt->cfg.debug_records;
 	st->published = __atomic_load_n(&rt->published, __ATOMIC_RELAXED);
-	st->ahead = __atomic_load_n(&rt->ahead_hits, __ATOMIC_RELAXED);
 	rt->ops->read_ctl(rt->be, MK_CTL_DONE_COUNT, 1, &done);
 	/* Extend the wrapping u32 counter: it only moves forward. */
 	pthread_mutex_lock(&rt->life);

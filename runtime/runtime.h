@@ -133,18 +133,6 @@ int mk_runtime_publish_begin(struct mk_runtime *rt, uint32_t first,
 			     struct mk_publish *pub, struct mk_err *err);
 void mk_runtime_publish_end(struct mk_runtime *rt, struct mk_publish *pub);
 
-/*
- * Lookahead for a writer that publishes ranges in order (ring/raw): note
- * which slots of [first, first + count) are EMPTY or DONE now, so that a
- * later range publish of them skips reading their lines (one cache miss
- * each; on CUDA the GPU wrote DONE there across PCIe). Correct whatever
- * comes next: every publish forgets what it overwrites. A slot is held
- * for the moment its line is read, and a publisher that meets it waits.
- * Does nothing while another thread looks ahead. Clipped to the ring.
- */
-void mk_runtime_publish_ahead(struct mk_runtime *rt, uint32_t first,
-			      uint32_t count);
-
 /* One item of a batch: opcode and up to 12 args. */
 struct mk_item {
 	uint32_t opcode;
@@ -274,8 +262,6 @@ struct mk_status {
 	uint64_t done;      /* DONE_COUNT extended to 64 bits (monotonic while
 			     * status is read at least once per 2^32) */
 	uint64_t pending;   /* published - done, as seen now */
-	uint64_t ahead;     /* range-publish targets found known publishable
-			     * by a lookahead (their lines went unread) */
 	double uptime_s;    /* since create */
 	char note[320];     /* e.g. why "auto" fell back to cpu; "" if none */
 };

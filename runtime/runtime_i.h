@@ -39,19 +39,6 @@ struct mk_runtime {
 	 * never reads a slot as it was before its publish.
 	 */
 	uint64_t *pend;
-	/*
-	 * Lookahead (mk_runtime_publish_ahead): an avail bit says the slot
-	 * was seen EMPTY or DONE while its lock was held and has not been
-	 * published since (every publish clears it under the lock, and only
-	 * a host publish moves a slot out of EMPTY/DONE), so a publish of it
-	 * need not read its line. ahead_seq is odd while a lookahead holds
-	 * slot locks (one lock word at a time): a publisher whose lock attempt
-	 * overlapped a change of it waits and retries instead of failing.
-	 */
-	uint64_t *avail;
-	uint32_t ahead_seq;   /* atomic */
-	uint32_t ahead_busy;  /* atomic: one lookahead at a time */
-	uint64_t ahead_hits;  /* atomic: publish checks that skipped a line */
 	uint64_t published;   /* atomic: successful slot publishes */
 	uint32_t progress;    /* atomic futex word: bumped per completion */
 	uint32_t waiters;     /* atomic: threads blocked on progress */

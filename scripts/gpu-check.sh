@@ -211,9 +211,8 @@ step_bench() {
 # ab: options against their other settings in the same run, alternated:
 # MK_CUDA_POLLERS=1 / 4 (default) / 6 SQ poller warps and MK_CUDA_DIRECT=0
 # / 1 (default) on bench_gpu's round trip; on bench_fs's ring/raw the
-# default (big publishes in 4 parts, lookahead on) vs MK_RAW_AHEAD=0 (no
-# lookahead) vs MK_PUBLISH_PARTS=1 (serial) vs MK_NT_PUBLISH=1 (streaming
-# stores); then the GPU suites with 1 and 6
+# default (big publishes in 4 parts) vs MK_PUBLISH_PARTS=1 (serial) vs
+# MK_NT_PUBLISH=1 (streaming stores); then the GPU suites with 1 and 6
 # pollers and with MK_CUDA_DIRECT=0.
 step_ab() {
 	local t v rc=0
@@ -222,8 +221,7 @@ step_ab() {
 		echo "---- bench_gpu $v (quick)"
 		env "$v" MK_BENCH_QUICK=1 timeout 90 "$B/tests/bench_gpu" || rc=1
 	done
-	for v in "" MK_RAW_AHEAD=0 MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1 \
-		"" MK_RAW_AHEAD=0 MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1; do
+	for v in "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1 "" MK_PUBLISH_PARTS=1 MK_NT_PUBLISH=1; do
 		echo "---- bench_fs cuda ${v:-(defaults)}"
 		env $v MK_BUILD="$ROOT/$B" timeout 90 "$B/tests/bench_fs" \
 			cuda 300 2>/dev/null || rc=1

@@ -652,125 +652,6 @@ START_TEST(test_runtime_publish_two_phases)
 }
 END_TEST
 
-/* ATOMIC_ADD images: observable @obs += 1 each. */
-static void add_images(struct mk_slot *img, uint32_t n, uint32_t obs)
-{
-	uint32_t i;
-
-	memset(img, 0, n * sizeof(*img));
-	for (i = 0; i < n; i++) {
-		img[i].opcode = MK_OP_ATOMIC_ADD;
-		img[i].args[0] = 1;
-		img[i].args[1] = OBS(obs);
-	}
-}
-
-static uint64_t ahead_hits(void)
-{
-	struct mk_status st;
-
-	ck_assert_int_eq(mk_runtime_status(rt, &st), 0);
-	return st.ahead;
-}
-
-/*
- * The lookahead (ring/raw's next range): slots seen EMPTY/DONE are
- * published without reading their lines, slots seen PUBLISHED are not
- * taken for free, and every publish (range or single) forgets what it
- * overwrote, so a second publish of a slot still pending gets EBUSY.
- */
-START_TEST(test_runtime_publish_ahead)
-{
-	static struct mk_slot img[24];
-	struct mk_err err;
-	uint32_t args[2] = { 1, OBS(8) };
-	uint64_t h0;
-	int i;
-
-	add_images(img, 24, 8);
-	ck_assert_int_eq(mk_runtime_stop(rt), 0);
-	ck_assert_int_eq(mk_runtime_publish_images(rt, 0, img, 8, &err), 0);
-	mk_runtime_publish_ahead(rt, 0, 24); /* 0..7 PUBLISHED, 8..23 EMPTY */
-	h0 = ahead_hits();
-	ck_assert_int_eq(mk_runtime_publish_images(rt, 8, img, 8, &err), 0);
-	ck_assert_uint_eq(ahead_hits() - h0, 8);
-	ck_assert_int_eq(mk_runtime_publish_images(rt, 4, img, 8, &err),
-			 -EBUSY);
-	ck_assert_ptr_nonnull(strstr(err.msg, "PUBLISHED"));
-	ck_assert_int_eq(mk_runtime_publish_images(rt, 8, img, 8, &err),
-			 -EBUSY);
-	ck_assert_int_eq(mk_runtime_publish(rt, 20, 0, MK_OP_ATOMIC_ADD, args,
-					    2, &err), 0);
-	ck_assert_int_eq(mk_runtime_publish_images(rt, 20, img, 1, &err),
-			 -EBUSY);
-	t_assert_fix(err.msg);
-	ck_assert_int_eq(mk_runtime_start(rt, &err), 0);
-	for (i = 0; i < 16; i++)
-		ck_assert_int_eq(mk_runtime_wait(rt, (uint32_t)i, T_WAIT_NS), 0);
-	ck_assert_int_eq(mk_runtime_wait(rt, 20, T_WAIT_NS), 0);
-	ck_assert_uint_eq(t_ctl(rt, OBS(8)), 17);
-	/* Everything DONE now: the whole range goes unread. */
-	mk_runtime_publish_ahead(rt, 0, 64);
-	h0 = ahead_hits();
-	ck_assert_int_eq(mk_runtime_publish_images(rt, 0, img, 24, &err), 0);
-	ck_assert_uint_eq(ahead_hits() - h0, 24);
-	for (i = 0; i < 24; i++)
-		ck_assert_int_eq(mk_runtime_wait(rt, (uint32_t)i, T_WAIT_NS), 0);
-	ck_assert_uint_eq(t_ctl(rt, OBS(8)), 41);
-	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 41);
-}
-END_TEST
-
-static void *ahead_loop(void *arg)
-{
-	int *stop = arg;
-
-	while (!__atomic_load_n(stop, __ATOMIC_SEQ_CST))
-		mk_runtime_publish_ahead(rt, 0, 64);
-	return NULL;
-}
-
-/*
- * A lookahead holds slots only for a moment: publishers and call-channel
- * reservations meeting it wait rather than fail, and nothing it marks
- * lets a pending slot be overwritten: each command runs exactly once.
- */
-START_TEST(test_runtime_publish_ahead_concurrent)
-{
-	static struct mk_slot img[64];
-	struct mk_err err;
-	uint32_t args[2] = { 1, OBS(9) };
-	int stop = 0, round, i, r;
-	pthread_t t;
-
-	add_images(img, 64, 8);
-	ck_assert_int_eq(pthread_create(&t, NULL, ahead_loop, &stop), 0);
-	for (round = 0; round < 300; round++) {
-		ck_assert_int_eq(mk_runtime_publish_images(rt, 0, img, 64, &err),
-				 0);
-		for (i = 0; i < 64; i++)
-			ck_assert_int_eq(mk_runtime_wait(rt, (uint32_t)i,
-							 T_WAIT_NS), 0);
-		for (i = 0; i < 64; i += 9) {
-			ck_assert_int_eq(mk_runtime_publish(rt, (uint32_t)i, 0,
-							    MK_OP_ATOMIC_ADD,
-							    args, 2, &err), 0);
-			ck_assert_int_eq(mk_runtime_wait(rt, (uint32_t)i,
-							 T_WAIT_NS), 0);
-		}
-		r = mk_runtime_reserve(rt, &err);
-		ck_assert_int_ge(r, 0);
-		mk_runtime_release(rt, (uint32_t)r);
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
-	pthread_join(t, NULL);
-	ck_assert_uint_eq(t_ctl(rt, OBS(8)), 300 * 64);
-	ck_assert_uint_eq(t_ctl(rt, OBS(9)), 300 * 8);
-	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 300 * 72);
-	ck_assert_uint_gt(ahead_hits(), 0);
-}
-END_TEST
-
 static Suite *runtime_suite(void)
 {
 	Suite *s = suite_create("runtime");
@@ -793,8 +674,6 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_reserve_until_exhausted);
 	tcase_add_test(tc, test_runtime_range_lock_all_or_nothing);
 	tcase_add_test(tc, test_runtime_publish_two_phases);
-	tcase_add_test(tc, test_runtime_publish_ahead);
-	tcase_add_test(tc, test_runtime_publish_ahead_concurrent);
 	tcase_add_test(tc, test_runtime_control_word_ownership);
 	tcase_add_test(tc, test_runtime_packed_strict_and_status);
 	suite_add_tcase(s, tc);
