@@ -12,12 +12,16 @@
  *   4. the host half of 3 alone: with the kernel stopped (control/shutdown)
  *      one lap of the ring is written with 1 MiB pwrites and timed, then
  *      the kernel restarts and drains it untimed; this is the ceiling the
- *      file path puts on 3 whatever the backend drains.
+ *      file path puts on 3 whatever the backend drains;
+ *   5. 3 with 1 MiB pwrites from 2 and 4 writer threads at once, each on
+ *      its own 1 MiB parts of the ring (a script running `dd`s side by
+ *      side); peer: the same threads writing the null file.
  * Needs /dev/fuse and MEGAFS_BIN / MK_BUILD (scripts/bench.sh sets them).
  * Usage: bench_fs [backend] [iterations]
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +313,85 @@ static double null_write_rate(struct mount *m, size_t bytes, uint64_t total_slot
 	return (double)sent / ((double)t0 / 1e9);
 }
 
+/* One of the writer threads of par_rate(). */
+struct par_writer {
+	struct mount *m;
+	const char *file;
+	size_t bytes;
+	uint32_t id, writers;
+	uint64_t goal, sent; /* slots */
+	uint64_t busy;       /* EBUSY retries */
+	int64_t deadline;
+};
+
+/* Writer @id writes the ring's 1 MiB parts id, id + writers, ... (mod 4). */
+static void *par_writer_main(void *arg)
+{
+	struct par_writer *w = arg;
+	uint64_t parts = (uint64_t)RAW_SLOTS * 64 / w->bytes, k = w->id;
+	void *buf = NULL;
+	int fd = openat_mount(w->m, w->file, O_RDWR);
+
+	if (fd < 0 || posix_memalign(&buf, 4096, w->bytes))
+		goto out;
+	memset(buf, 0, w->bytes);
+	while (w->sent < w->goal) {
+		off_t off = (off_t)((k % parts) * w->bytes);
+
+		if (pwrite(fd, buf, w->bytes, off) != (ssize_t)w->bytes) {
+			/* EBUSY: this part's previous write is still running. */
+			if (errno == EBUSY && mk_now_ns() < w->deadline) {
+				w->busy++;
+				continue;
+			}
+			break;
+		}
+		w->sent += w->bytes / 64;
+		k += w->writers;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * slots/s of @writers threads each sending @total_slots / @writers in
+ * @bytes pwrites to @file at once; for ring/raw (@drain), to completion.
+ * Adds the writers' EBUSY retries to *@busy.
+ */
+static double par_rate(struct mount *m, const char *file, int drain,
+		       size_t bytes, uint64_t total_slots, uint32_t writers,
+		       uint64_t *busy)
+{
+	struct par_writer w[4];
+	pthread_t tid[4];
+	uint64_t base = drain ? read_done(m) : 0, sent = 0;
+	uint32_t i, started = 0;
+	int64_t t0 = mk_now_ns();
+
+	for (i = 0; i < writers && i < 4u; i++) {
+		w[i] = (struct par_writer){ .m = m, .file = file, .bytes = bytes,
+					   .id = i, .writers = writers,
+					   .goal = total_slots / writers,
+					   .deadline = t0 + 60000000000LL };
+		if (pthread_create(&tid[i], NULL, par_writer_main, &w[i]))
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(tid[i], NULL);
+		sent += w[i].sent;
+		*busy += w[i].busy;
+	}
+	while (drain && read_done(m) - base < sent &&
+	       mk_now_ns() - t0 < 60000000000LL)
+		;
+	t0 = mk_now_ns() - t0;
+	return started == writers ? (double)sent / ((double)t0 / 1e9) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *backend = argc > 1 ? argv[1] : "cpu";
@@ -353,6 +436,17 @@ int main(int argc, char **argv)
 		printf("    time in writes %.1f ms, EBUSY retries %llu (%.1f ms), drain after the last write %.2f ms\n",
 		       (double)d.write_ns / 1e6, (unsigned long long)d.busy,
 		       (double)d.busy_ns / 1e6, (double)d.drain_ns / 1e6);
+	}
+	for (i = 2; i <= 4; i += 2) {
+		uint64_t busy = 0;
+
+		a = par_rate(&nl, "null", 0, sizes[2], 4000000, (uint32_t)i,
+			     &busy);
+		busy = 0;
+		b = par_rate(&mk, "ring/raw", 1, sizes[2], 4000000, (uint32_t)i,
+			     &busy);
+		printf("ring/raw 1 MiB writes from %d writers: %8.2f M slots/s   null FUSE same writers: %8.2f M slots/s  ratio %.2f  (EBUSY retries %llu)\n",
+		       i, b / 1e6, a / 1e6, b / a, (unsigned long long)busy);
 	}
 	a = null_write_rate(&nl, sizes[2], 2000000);
 	b = raw_host_rate(&mk, sizes[2], 8);
