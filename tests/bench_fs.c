@@ -188,6 +188,78 @@ static uint64_t read_done(struct mount *m)
 	return strtoull(buf, NULL, 10);
 }
 
+#define GIVE_UP_NS 60000000000LL /* a run that takes longer has failed */
+#define PAR_MAX 4u                 /* writer threads of par_rate() */
+
+/*
+ * One writer of @bytes pwrites to @file: writer @id of @writers writes the
+ * ring's parts id, id + writers, ... (a part is @bytes; the ring holds
+ * RAW_SLOTS * 64 / @bytes of them), retrying EBUSY until @deadline.
+ */
+struct writer {
+	struct mount *m;
+	const char *file;
+	size_t bytes;
+	uint32_t id, writers;
+	uint64_t goal, sent; /* slots */
+	int64_t deadline;
+	int fd;
+	void *buf;
+	int64_t write_ns; /* in pwrite()s that published */
+	int64_t busy_ns;  /* in pwrite()s that failed EBUSY */
+	uint64_t busy;    /* EBUSY retries */
+};
+
+/* Opens @w->file and zeroes a page-aligned buffer: 0 or -1. */
+static int writer_open(struct writer *w)
+{
+	/*
+	 * Page-aligned, like O_DIRECT: the kernel splits a direct_io write
+	 * that spans more than max_pages (256) pages, and an unaligned 1 MiB
+	 * buffer spans 257, which ring/raw would reject as unaligned.
+	 */
+	w->buf = NULL;
+	w->fd = openat_mount(w->m, w->file, O_RDWR);
+	if (w->fd < 0 || posix_memalign(&w->buf, 4096, w->bytes)) {
+		if (w->fd >= 0)
+			close(w->fd);
+		w->buf = NULL;
+		return -1;
+	}
+	memset(w->buf, 0, w->bytes);
+	return 0;
+}
+
+static void writer_close(struct writer *w)
+{
+	close(w->fd);
+	free(w->buf);
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t parts = (uint64_t)RAW_SLOTS * 64 / w->bytes, k = w->id;
+
+	while (w->sent < w->goal) {
+		off_t off = (off_t)((k % parts) * w->bytes);
+		int64_t w0 = mk_now_ns();
+
+		if (pwrite(w->fd, w->buf, w->bytes, off) != (ssize_t)w->bytes) {
+			/* EBUSY: this part's previous write is still running. */
+			w->busy_ns += mk_now_ns() - w0;
+			w->busy++;
+			if (errno == EBUSY && mk_now_ns() < w->deadline)
+				continue;
+			break;
+		}
+		w->write_ns += mk_now_ns() - w0;
+		w->sent += w->bytes / 64;
+		k += w->writers;
+	}
+	return NULL;
+}
+
 /* Where the time of raw_rate() went: the writes, EBUSY retries, the drain. */
 struct raw_diag {
 	int64_t write_ns; /* in pwrite()s that published */
@@ -200,46 +272,71 @@ struct raw_diag {
 static double raw_rate(struct mount *m, size_t bytes, uint64_t total_slots,
 		       struct raw_diag *d)
 {
-	size_t per = bytes / 64;
-	struct mk_slot *img = NULL;
-	int fd = openat_mount(m, "ring/raw", O_RDWR);
-	uint64_t base = read_done(m), sent = 0;
-	uint64_t off = 0;
+	struct writer w = { .m = m, .file = "ring/raw", .bytes = bytes,
+			    .writers = 1, .goal = total_slots };
+	uint64_t base = read_done(m);
 	int64_t t0, t1;
 
 	memset(d, 0, sizeof(*d));
-	/*
-	 * Page-aligned, like O_DIRECT: the kernel splits a direct_io write
-	 * that spans more than max_pages (256) pages, and an unaligned 1 MiB
-	 * buffer spans 257, which ring/raw would reject as unaligned.
-	 */
-	if (posix_memalign((void **)&img, 4096, bytes))
+	if (writer_open(&w))
 		return 0;
-	memset(img, 0, bytes);
 	t0 = mk_now_ns();
-	while (sent < total_slots) {
-		int64_t w0 = mk_now_ns();
-
-		if (pwrite(fd, img, bytes, (off_t)off) != (ssize_t)bytes) {
-			/* EBUSY: the previous lap is still running; bounded. */
-			d->busy_ns += mk_now_ns() - w0;
-			d->busy++;
-			if (errno == EBUSY && mk_now_ns() - t0 < 60000000000LL)
-				continue;
-			break;
-		}
-		d->write_ns += mk_now_ns() - w0;
-		sent += per;
-		off = (off + bytes) % ((uint64_t)RAW_SLOTS * 64);
-	}
+	w.deadline = t0 + GIVE_UP_NS;
+	writer_main(&w);
 	t1 = mk_now_ns();
-	while (read_done(m) - base < sent && mk_now_ns() - t0 < 60000000000LL)
+	while (read_done(m) - base < w.sent && mk_now_ns() - t0 < GIVE_UP_NS)
 		;
 	d->drain_ns = mk_now_ns() - t1;
 	t0 = mk_now_ns() - t0;
-	close(fd);
-	free(img);
-	return (double)sent / ((double)t0 / 1e9);
+	d->write_ns = w.write_ns;
+	d->busy_ns = w.busy_ns;
+	d->busy = w.busy;
+	writer_close(&w);
+	return (double)w.sent / ((double)t0 / 1e9);
+}
+
+/*
+ * slots/s of @writers (<= PAR_MAX) threads each sending @total_slots /
+ * @writers in @bytes pwrites to @file at once; for ring/raw (@drain), to
+ * completion. *@busy: the writers' EBUSY retries.
+ */
+static double par_rate(struct mount *m, const char *file, int drain,
+		       size_t bytes, uint64_t total_slots, uint32_t writers,
+		       uint64_t *busy)
+{
+	struct writer w[PAR_MAX];
+	pthread_t tid[PAR_MAX];
+	uint64_t base = drain ? read_done(m) : 0, sent = 0;
+	uint32_t i, opened = 0, started = 0;
+	int64_t t0;
+
+	*busy = 0;
+	for (i = 0; i < writers && i < PAR_MAX; i++, opened++) {
+		w[i] = (struct writer){ .m = m, .file = file, .bytes = bytes,
+				       .id = i, .writers = writers,
+				       .goal = total_slots / writers };
+		if (writer_open(&w[i]))
+			break;
+	}
+	t0 = mk_now_ns();
+	for (i = 0; i < opened; i++) {
+		w[i].deadline = t0 + GIVE_UP_NS;
+		if (pthread_create(&tid[i], NULL, writer_main, &w[i]))
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(tid[i], NULL);
+		sent += w[i].sent;
+		*busy += w[i].busy;
+	}
+	while (drain && read_done(m) - base < sent &&
+	       mk_now_ns() - t0 < GIVE_UP_NS)
+		;
+	t0 = mk_now_ns() - t0;
+	for (i = 0; i < opened; i++)
+		writer_close(&w[i]);
+	return started == writers ? (double)sent / ((double)t0 / 1e9) : 0;
 }
 
 static int write_file_text(struct mount *m, const char *name, const char *text)
@@ -313,85 +410,6 @@ static double null_write_rate(struct mount *m, size_t bytes, uint64_t total_slot
 	return (double)sent / ((double)t0 / 1e9);
 }
 
-/* One of the writer threads of par_rate(). */
-struct par_writer {
-	struct mount *m;
-	const char *file;
-	size_t bytes;
-	uint32_t id, writers;
-	uint64_t goal, sent; /* slots */
-	uint64_t busy;       /* EBUSY retries */
-	int64_t deadline;
-};
-
-/* Writer @id writes the ring's 1 MiB parts id, id + writers, ... (mod 4). */
-static void *par_writer_main(void *arg)
-{
-	struct par_writer *w = arg;
-	uint64_t parts = (uint64_t)RAW_SLOTS * 64 / w->bytes, k = w->id;
-	void *buf = NULL;
-	int fd = openat_mount(w->m, w->file, O_RDWR);
-
-	if (fd < 0 || posix_memalign(&buf, 4096, w->bytes))
-		goto out;
-	memset(buf, 0, w->bytes);
-	while (w->sent < w->goal) {
-		off_t off = (off_t)((k % parts) * w->bytes);
-
-		if (pwrite(fd, buf, w->bytes, off) != (ssize_t)w->bytes) {
-			/* EBUSY: this part's previous write is still running. */
-			if (errno == EBUSY && mk_now_ns() < w->deadline) {
-				w->busy++;
-				continue;
-			}
-			break;
-		}
-		w->sent += w->bytes / 64;
-		k += w->writers;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
-}
-
-/*
- * slots/s of @writers threads each sending @total_slots / @writers in
- * @bytes pwrites to @file at once; for ring/raw (@drain), to completion.
- * Adds the writers' EBUSY retries to *@busy.
- */
-static double par_rate(struct mount *m, const char *file, int drain,
-		       size_t bytes, uint64_t total_slots, uint32_t writers,
-		       uint64_t *busy)
-{
-	struct par_writer w[4];
-	pthread_t tid[4];
-	uint64_t base = drain ? read_done(m) : 0, sent = 0;
-	uint32_t i, started = 0;
-	int64_t t0 = mk_now_ns();
-
-	for (i = 0; i < writers && i < 4u; i++) {
-		w[i] = (struct par_writer){ .m = m, .file = file, .bytes = bytes,
-					   .id = i, .writers = writers,
-					   .goal = total_slots / writers,
-					   .deadline = t0 + 60000000000LL };
-		if (pthread_create(&tid[i], NULL, par_writer_main, &w[i]))
-			break;
-		started++;
-	}
-	for (i = 0; i < started; i++) {
-		pthread_join(tid[i], NULL);
-		sent += w[i].sent;
-		*busy += w[i].busy;
-	}
-	while (drain && read_done(m) - base < sent &&
-	       mk_now_ns() - t0 < 60000000000LL)
-		;
-	t0 = mk_now_ns() - t0;
-	return started == writers ? (double)sent / ((double)t0 / 1e9) : 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *backend = argc > 1 ? argv[1] : "cpu";
@@ -438,11 +456,10 @@ int main(int argc, char **argv)
 		       (double)d.busy_ns / 1e6, (double)d.drain_ns / 1e6);
 	}
 	for (i = 2; i <= 4; i += 2) {
-		uint64_t busy = 0;
+		uint64_t busy;
 
 		a = par_rate(&nl, "null", 0, sizes[2], 4000000, (uint32_t)i,
 			     &busy);
-		busy = 0;
 		b = par_rate(&mk, "ring/raw", 1, sizes[2], 4000000, (uint32_t)i,
 			     &busy);
 		printf("ring/raw 1 MiB writes from %d writers: %8.2f M slots/s   null FUSE same writers: %8.2f M slots/s  ratio %.2f  (EBUSY retries %llu)\n",
