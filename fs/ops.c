@@ -452,14 +452,35 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* Only blanks and line ends: what a tool's trailing newline writes alone. */
+static int blank_text(const char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' &&
+		    buf[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/*
+ * A text write is one whole command at offset 0. A later write through
+ * the same open file that holds only blanks (printf 'nop\n\n' writes its
+ * last newline apart) is taken and changes nothing; anything else there
+ * is the tail of a command cut in two, which is refused.
+ */
 static int write_at_zero(struct mk_fs *fs, const struct mk_fs_node *n,
 			 const char *buf, size_t size, off_t off,
 			 struct mk_err *err)
 {
+	if (off != 0 && blank_text(buf, size))
+		return 0;
 	if (off != 0)
 		return mk_err_setf(err, -EINVAL,
-				   "write each command at offset 0: reopen the file (echo ... > file) or use pwrite(fd, buf, n, 0)",
-				   "write at offset %lld", (long long)off);
+				   "send each command in one write(2) of at most 4096 bytes at offset 0: reopen the file (echo ... > file) or use pwrite(fd, buf, n, 0)",
+				   "write at offset %lld continues an earlier write through this open file (a command cut in two)",
+				   (long long)off);
 	switch (n->kind) {
 	case MK_FS_RING_SLOT:
 		return mk_fs_slot_write(fs, n->index, buf, size, err);
@@ -587,13 +608,64 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct mk_fs_node n;
 	struct mk_err err;
 
+	int rc;
+
 	(void)mode;
 	(void)rdev;
+	/* echo ... > ring/N past the ring: open(O_CREAT) of a missing slot. */
+	rc = mk_fs_tree_beyond(&fs->tree, parent, name, &err);
+	if (!rc)
+		rc = mk_err_setf(&err, -EPERM,
+				 "mkdir patterns/NAME or streams/NAME creates an object and its files",
+				 "megafs creates no files ('%s')", name);
+	dir_node(fs, parent, &n);
+	mk_fs_reject(fs, req, &n, rc, &err);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	struct mk_err err;
+
+	(void)newparent;
+	(void)flags;
 	mk_err_setf(&err, -EPERM,
-		    "mkdir patterns/NAME or streams/NAME creates an object and its files",
-		    "megafs creates no files ('%s')", name);
+		    "names are fixed: copy the contents instead (cat ring/0 > FILE), or rmdir and mkdir an object under its new name",
+		    "megafs nodes cannot be renamed ('%s' to '%s')", name,
+		    newname);
 	dir_node(fs, parent, &n);
 	mk_fs_reject(fs, req, &n, -EPERM, &err);
+}
+
+/* link(2) and symlink(2): a new name in @parent. */
+static void reject_link(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mk_fs *fs = ctx(req);
+	struct mk_fs_node n;
+	struct mk_err err;
+
+	mk_err_setf(&err, -EPERM,
+		    "make the link outside the mount (ln -s MOUNT/ring/0 ~/slot0)",
+		    "megafs holds no links ('%s')", name);
+	dir_node(fs, parent, &n);
+	mk_fs_reject(fs, req, &n, -EPERM, &err);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	(void)ino;
+	reject_link(req, newparent, newname);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link;
+	reject_link(req, parent, name);
 }
 
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
@@ -614,6 +686,9 @@ static const struct fuse_lowlevel_ops ops = {
 	.rmdir = op_rmdir,
 	.unlink = op_unlink,
 	.mknod = op_mknod,
+	.rename = op_rename,
+	.link = op_link,
+	.symlink = op_symlink,
 	.open = op_open,
 	.flush = op_flush,
 	.release = op_release,

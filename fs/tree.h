@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/err.h"
+
 /* Tenant directories control/tenants/0..28: every tenant with its own mask
  * word at the default table pointer (PROTOCOL.md 2.4). */
 #define MK_FS_TENANTS 29u
@@ -97,6 +99,14 @@ int mk_fs_tree_get(const struct mk_fs_tree *t, uint64_t ino,
 /* Child @name of directory @parent. 0, -ENOENT or -ENOTDIR. */
 int mk_fs_tree_lookup(const struct mk_fs_tree *t, uint64_t parent,
 		      const char *name, struct mk_fs_node *out);
+
+/*
+ * Why @name, absent from directory @parent, is absent when it names a
+ * number past the end of ring/, observables/ or control/tenants/:
+ * -ERANGE with the range in @err. 0 when it is no such number.
+ */
+int mk_fs_tree_beyond(const struct mk_fs_tree *t, uint64_t parent,
+		      const char *name, struct mk_err *err);
 
 /*
  * Child number @idx (0-based, "." and ".." excluded) of directory @dir,

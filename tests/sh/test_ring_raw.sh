@@ -11,7 +11,9 @@
 # right after a write returns sees every image published, and the same
 # write again while they are pending is EBUSY. Also that a length that is
 # not a multiple of 64 (and is no split piece) is still EINVAL with nothing
-# published. MK_BACKEND picks the backend (gpu-check runs it on cuda).
+# published, and that a write of more than 1 MiB is taken 1 MiB piece by
+# piece (a bad image in the second piece: the first piece's count, then
+# its error for the rest). MK_BACKEND picks the backend (gpu-check runs it on cuda).
 TMP_PREFIX=/tmp/mk-raw.XXXXXX
 MOUNT_OPTS=backend=${MK_BACKEND:-cpu},slots=32768
 # shellcheck source=tests/sh/lib.sh
@@ -78,6 +80,18 @@ try:
     print("odd", "accepted")
 except OSError as e:
     print("odd", errno.errorcode[e.errno])
+# 5. 2 MiB (page-aligned) with a bad last image: the kernel sends 1 MiB
+#    pieces; the first publishes whole, the count returned says so, and
+#    writing the rest returns the second piece's error.
+big = mmap.mmap(-1, 2 * N * 64)
+big.write(data + data[:-64] + struct.pack("<16I", 7, *([0] * 15)))
+n = os.pwrite(fd, big, 0)
+try:
+    os.pwrite(fd, memoryview(big)[n:], n)  # still page-aligned
+    tail = "accepted"
+except OSError as e:
+    tail = errno.errorcode[e.errno]
+print("over1mib", n, tail, wait_done(0, N))
 EOF
 )
 echo "$out"
@@ -99,8 +113,12 @@ eq "the same 1 MiB write again, still pending: EBUSY" \
 	"$(echo "$out" | awk '/^again/ { print $2 }')" EBUSY
 eq "100-byte write" "$(echo "$out" | awk '/^odd/ { print $2 }')" EINVAL
 has "errors names the 100-byte write" "$(tail -n 1 "$MNT/errors")" "Fix:"
-eq "store_u32 count: every image ran once" \
-	"$(awk '$1 == "store_u32" { print $2 }' "$MNT/control/metrics")" 49152
+eq "2 MiB write, bad image in the second MiB: the first MiB's count" \
+	"$(echo "$out" | awk '/^over1mib/ { print $2 }')" 1048576
+eq "then the rest of it: its error" "$(echo "$out" | awk '/^over1mib/ { print $3 }')" EINVAL
+eq "the first MiB DONE" "$(echo "$out" | awk '/^over1mib/ { print $4 }')" True
+eq "store_u32 count: every image ran once, the refused MiB not at all" \
+	"$(awk '$1 == "store_u32" { print $2 }' "$MNT/control/metrics")" 65536
 do_umount
 echo "test_ring_raw: $checks checks, $fails failed"
 [ "$fails" -eq 0 ]
