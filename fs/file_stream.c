@@ -46,6 +46,18 @@ void mk_fs_stream_init(struct mk_fs_obj *o)
 }
 
 /* Forget the last run's results. */
+/* The error file's text: "ENAME: message. Fix: ..." (-EIO if unknown). */
+static void set_error(struct mk_fs_stream *st, int rc, const char *msg)
+{
+	const char *name = mk_errno_name(rc ? rc : -EIO);
+	size_t n = strlen(name);
+
+	if (strncmp(msg, name, n) == 0 && msg[n] == ':')
+		snprintf(st->error, sizeof(st->error), "%s", msg);
+	else
+		snprintf(st->error, sizeof(st->error), "%s: %s", name, msg);
+}
+
 static void clear_results(struct mk_fs_stream *st)
 {
 	free(st->hits);
@@ -78,9 +90,9 @@ static int settle_locked(struct mk_fs *fs, struct mk_fs_obj *o)
 	mk_stream_destroy(st->s);
 	st->s = NULL;
 	if (p.state == MK_STREAM_FAILED)
-		snprintf(st->error, sizeof(st->error), "%s",
-			 p.error[0] ? p.error :
-				      "the scan failed. Fix: see the daemon log");
+		set_error(st, p.error_code,
+			  p.error[0] ? p.error :
+				       "the scan failed. Fix: see the daemon log");
 	set_state(st, p.state == MK_STREAM_DONE     ? MK_FS_ST_DONE :
 		      p.state == MK_STREAM_FAILED   ? MK_FS_ST_FAILED :
 						      MK_FS_ST_CANCELLED);
@@ -377,14 +389,8 @@ static int write_number(struct mk_fs_obj *o, enum mk_fs_kind k,
 static int fail_locked(struct mk_fs_stream *st, int rc,
 		       const struct mk_err *err)
 {
-	const char *name = mk_errno_name(rc);
-
 	clear_results(st);
-	if (strstr(err->msg, name))
-		snprintf(st->error, sizeof(st->error), "%s", err->msg);
-	else
-		snprintf(st->error, sizeof(st->error), "%s: %s", name,
-			 err->msg);
+	set_error(st, rc, err->msg);
 	set_state(st, MK_FS_ST_FAILED);
 	return rc;
 }

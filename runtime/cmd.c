@@ -360,8 +360,8 @@ static int check_text(const char *buf, size_t *len, struct mk_err *err)
 
 	if (n > MK_CMD_MAX_LEN)
 		return mk_err_setf(err, -EINVAL,
-				   "write one command of at most 4096 bytes",
-				   "command of %zu bytes is too long", n);
+				   "write at most 4096 bytes: one command, or the numbers this file holds",
+				   "text write of %zu bytes is too long", n);
 	if (n && buf[n - 1] == '\n')
 		n--;
 	if (n && buf[n - 1] == '\r')

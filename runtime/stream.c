@@ -64,6 +64,7 @@ struct mk_stream {
 	uint64_t bytes, matches, chunks;
 	int64_t t0, t1;
 	char error[MK_ERR_MSG_MAX];
+	int error_code;
 	char io[128];
 	struct mk_scan_hit *kept;          /* max_hits entries, sorted */
 	size_t nkept;
@@ -421,12 +422,13 @@ static int take_buffers(struct mk_scan_pool *pool, uint32_t *idx,
 
 /* ---- the stream thread -------------------------------------------------------- */
 
-static void fail(struct mk_stream *s, const char *msg)
+static void fail(struct mk_stream *s, const struct mk_err *err)
 {
 	pthread_mutex_lock(&s->mu);
 	if (s->state == MK_STREAM_RUNNING) {
 		s->state = MK_STREAM_FAILED;
-		snprintf(s->error, sizeof(s->error), "%s", msg);
+		s->error_code = err->code ? err->code : -EIO;
+		snprintf(s->error, sizeof(s->error), "%s", mk_err_msg(err));
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -530,7 +532,7 @@ static int submit(struct mk_stream *s, const struct mk_chunk *ch)
 	rc = mk_runtime_publish_reserved(s->rt, (uint32_t)slot, &img, &err);
 	if (rc) {
 		mk_runtime_release(s->rt, (uint32_t)slot);
-		fail(s, err.msg);
+		fail(s, &err);
 		return rc;
 	}
 	s->fl[ch->buf_id].slot = slot;
@@ -558,7 +560,7 @@ static int pump(struct mk_stream *s)
 		return 1;
 	if (rc == -ETIMEDOUT || rc == -ENOBUFS)
 		return 0;
-	fail(s, mk_err_msg(mk_uring_reader_err(s->rd)));
+	fail(s, mk_uring_reader_err(s->rd));
 	return -1;
 }
 
@@ -795,6 +797,7 @@ int mk_stream_progress(struct mk_stream *s, struct mk_stream_progress *out)
 	out->chunks = s->chunks;
 	out->elapsed_s = (double)((s->t1 ? s->t1 : mk_now_ns()) - s->t0) / 1e9;
 	snprintf(out->error, sizeof(out->error), "%s", s->error);
+	out->error_code = s->error_code;
 	snprintf(out->io, sizeof(out->io), "%s", s->io);
 	pthread_mutex_unlock(&s->mu);
 	return 0;

@@ -115,6 +115,7 @@ struct mk_stream_progress {
 	uint64_t chunks;  /* chunks completed */
 	double elapsed_s; /* start to end (or now) */
 	char error[MK_ERR_MSG_MAX]; /* "" unless failed */
+	int error_code;             /* its negative errno, 0 unless failed */
 	char io[128];     /* how the reader reads (READ_FIXED, ...) */
 };
 

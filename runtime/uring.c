@@ -149,8 +149,8 @@ static int open_error(struct mk_err *err, int rc, const char *path)
 		      "search (x) permission on every parent directory";
 	else if (rc == -ENOENT || rc == -ENOTDIR)
 		fix = "check the path: it must name an existing file";
-	return mk_err_setf(err, rc, fix, "cannot open %s: %s (%s)", path,
-			   mk_errno_name(rc), strerror(-rc));
+	return mk_err_setf(err, rc, fix, "cannot open %s: %s", path,
+			   strerror(-rc));
 }
 
 int mk_uring_open_source(const char *path, uint64_t *size,

@@ -320,8 +320,8 @@ try:
         case(name, "streams/S/ctl", b"start\n", want,
              watch=SW[:4] + ["streams/S/matches", "streams/S/hits"])
         prog, err = read("streams/S/progress").decode(), read("streams/S/error").decode()
-        ok = prog.startswith("state=failed ") and errno.errorcode[want] in err and "Fix:" in err
-        print(("ok   " if ok else "FAIL ") + f"{name}: state=failed, error names "
+        ok = prog.startswith("state=failed ") and err.startswith(errno.errorcode[want] + ": ") and "Fix:" in err
+        print(("ok   " if ok else "FAIL ") + f"{name}: state=failed, error begins with "
               f"{errno.errorcode[want]} with Fix: ({prog.split()[0]}: {err.strip()})")
         bad |= not ok
     bad_source("source is a directory", D, E.EISDIR)
