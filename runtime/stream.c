@@ -564,6 +564,19 @@ static int pump(struct mk_stream *s)
 	return -1;
 }
 
+/* Cancelled, or failed: nothing more of this run will be merged. */
+static int given_up(struct mk_stream *s)
+{
+	int failed;
+
+	if (__atomic_load_n(&s->cancel, __ATOMIC_ACQUIRE))
+		return 1;
+	pthread_mutex_lock(&s->mu);
+	failed = s->state == MK_STREAM_FAILED;
+	pthread_mutex_unlock(&s->mu);
+	return failed;
+}
+
 static void *stream_main(void *arg)
 {
 	struct mk_stream *s = arg;
@@ -596,11 +609,13 @@ static void *stream_main(void *arg)
 				continue;
 		}
 		/*
-		 * Cancelled while the kernel is stopped: its slots stay
-		 * PUBLISHED and will run after a restart, so their buffers and
-		 * slots are left reserved (see put_buffers) instead of waiting.
+		 * Cancelled (or failed) while the kernel is stopped: its slots
+		 * stay PUBLISHED and will run after a restart, so their buffers
+		 * and slots are left reserved (see put_buffers) instead of
+		 * waiting. A run that is neither waits: its chunks run when
+		 * the kernel starts again, and only then is it done.
 		 */
-		if (eof && !mk_runtime_running(s->rt))
+		if (eof && !mk_runtime_running(s->rt) && given_up(s))
 			break;
 		/* Slots in the kernel: sleep until something completes. */
 		mk_runtime_wait_progress(s->rt, seen, WAIT_NS);

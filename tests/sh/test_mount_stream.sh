@@ -11,7 +11,8 @@
 # 1-byte files, 1,000 patterns written by cat in several writes, max_hits
 # and the dropped line, a binary dfa exported from one set and written into
 # another. Errors (errno + Fix: in `errors`, nothing changed), cancel,
-# rmdir of a running stream, two streams beside ring commands, poll(2),
+# rmdir of a running stream, two streams beside ring commands, a stream
+# started while the kernel is stopped (done only after a restart), poll(2),
 # 16 streams at once, unmount with a scan in flight, and (as root) a user
 # who may not read a root-only file cannot scan it through an allow_other
 # mount.
@@ -360,6 +361,18 @@ echo start >"$S/t1/ctl"; echo start >"$S/t2/ctl"
 eq "ring commands beside scans" "$(py calls "$MNT" 2000)" 2000
 wait_state t1 done && eq "concurrent t1" "$(results t1)" "$(py oracle "$D/mid" "$D/b.txt" 100)"
 wait_state t2 done && eq "concurrent t2" "$(results t2)" "$(py oracle "$D/main" "$D/a.txt" 100)"
+
+# ---- started while the kernel is stopped: runs, and is done only after a restart -------
+# (one 4 MiB chunk: the whole file is read, and in the kernel, at once)
+setup_stream t3 "$D/mid" B 4194304 100
+echo 1 >"$MNT/control/shutdown"
+echo start >"$S/t3/ctl" || fail "start with the kernel stopped"
+sleep 0.5
+has "kernel stopped: still running" "$(cat "$S/t3/progress")" "state=running "
+echo 0 >"$MNT/control/shutdown"
+wait_state t3 done && eq "kernel stopped, then started: all of it" "$(results t3)" \
+	"$(py oracle "$D/mid" "$D/b.txt" 100)"
+rmdir "$S/t3"
 
 # ---- poll(2) on progress ---------------------------------------------------------------
 eq "poll progress" "$(py poll "$MNT" "$S/t1")" "[] [True] True state=done"
