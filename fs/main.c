@@ -366,7 +366,8 @@ int main(int argc, char *argv[])
 		goto out_free;
 	}
 	if (!cl.foreground && daemonize_wait(&ready_fd)) {
-		fprintf(stderr, "megafs: cannot fork: %s\n", strerror(errno));
+		fprintf(stderr, "megafs: cannot fork: %s. Fix: raise the process limit (ulimit -u) or run in the foreground with -f\n",
+			strerror(errno));
 		status = 1;
 		goto out_free;
 	}
