@@ -408,11 +408,16 @@ int mk_runtime_status(struct mk_runtime *rt, struct mk_status *st)
 	st->debug_records = rt->cfg.debug_records;
 	st->published = __atomic_load_n(&rt->published, __ATOMIC_RELAXED);
 	rt->ops->read_ctl(rt->be, MK_CTL_DONE_COUNT, 1, &done);
-	/* Extend the wrapping u32 counter: it only moves forward. */
+	/*
+	 * Extend the wrapping u32 counter. The kernel only adds to it, but
+	 * any opcode may store into word 1: a step back of less than 2^31
+	 * is such a store (taken as written), not a wrap past 2^32.
+	 */
 	pthread_mutex_lock(&rt->life);
-	if (done < (uint32_t)rt->done64)
-		rt->done64 += 1ull << 32;
-	rt->done64 = (rt->done64 & ~0xFFFFFFFFull) | done;
+	if ((uint32_t)(done - (uint32_t)rt->done64) < 0x80000000u)
+		rt->done64 += (uint32_t)(done - (uint32_t)rt->done64);
+	else
+		rt->done64 = (rt->done64 & ~0xFFFFFFFFull) | done;
 	st->done = rt->done64;
 	pthread_mutex_unlock(&rt->life);
 	/* A status read, not a per-command path: a pass over the statuses. */

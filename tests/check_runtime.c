@@ -147,6 +147,32 @@ START_TEST(test_runtime_busy_slot_left_unchanged)
 }
 END_TEST
 
+/* control/status's 64-bit done count: a store into word 1 is no wrap. */
+START_TEST(test_runtime_done_count_store_is_not_a_wrap)
+{
+	uint32_t a[2] = { 0, MK_CTL_DONE_COUNT }, i;
+	struct mk_status st;
+
+	for (i = 0; i < 3; i++)
+		t_run(rt, 10 + i, MK_OP_NOP, NULL, 0);
+	mk_runtime_status(rt, &st);
+	ck_assert_uint_eq(st.done, 3);
+	t_run(rt, 13, MK_OP_STORE_U32, a, 2); /* word 1 := 0, then counted */
+	mk_runtime_status(rt, &st);
+	ck_assert_uint_lt(st.done, 4);
+	a[0] = 0xFFFFFFF0u;
+	t_run(rt, 14, MK_OP_STORE_U32, a, 2);
+	mk_runtime_status(rt, &st); /* a big step: a store, taken as written */
+	ck_assert_uint_ge(st.done, 0xFFFFFFF0ull);
+	ck_assert_uint_le(st.done, 0xFFFFFFFFull);
+	for (i = 0; i < 32; i++) /* a real wrap past 2^32 */
+		t_run(rt, 15 + i, MK_OP_NOP, NULL, 0);
+	mk_runtime_status(rt, &st);
+	ck_assert_uint_gt(st.done, 0xFFFFFFFFull);
+	ck_assert_uint_lt(st.done, 0x100000100ull);
+}
+END_TEST
+
 START_TEST(test_runtime_every_builtin_opcode)
 {
 	uint32_t a[3];
@@ -664,6 +690,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_publish_errors_in_order);
 	tcase_add_test(tc, test_runtime_busy_slot_left_unchanged);
 	tcase_add_test(tc, test_runtime_every_builtin_opcode);
+	tcase_add_test(tc, test_runtime_done_count_store_is_not_a_wrap);
 	tcase_add_test(tc, test_runtime_shutdown_opcode_and_restart);
 	tcase_add_test(tc, test_runtime_tenant_mask_parks_then_runs);
 	tcase_add_test(tc, test_runtime_tenant_mask_enabled_by_opcode);
