@@ -111,9 +111,13 @@ static void enqueue(struct mk_backend *b, uint32_t slot)
  * Requeue parked slots whose tenant became enabled and (priority) that a
  * partition covers now; drop stale ones.
  */
+static void run_sharded(struct mk_backend *b, uint32_t slot);
+
+#define RUN_NOW_MAX 64u /* released slots a rescan runs itself (sharded) */
+
 static void rescan_parked(struct mk_backend *b)
 {
-	uint32_t i = 0, woke = 0;
+	uint32_t i = 0, woke = 0, now[RUN_NOW_MAX], nnow = 0;
 
 	pthread_mutex_lock(&b->park_mu);
 	while (i < b->nparked) {
@@ -133,7 +137,15 @@ static void rescan_parked(struct mk_backend *b)
 		}
 		__atomic_store_n(&b->nparked, b->nparked - 1, __ATOMIC_RELAXED);
 		b->parked[i] = b->parked[b->nparked];
-		if (mk_prio_schedulable(v)) {
+		/*
+		 * Sharded: run it here, not at the back of a queue that may
+		 * hold the whole ring (a GPU lane would find it on its next
+		 * poll). Priority: its partition's queue keeps the order.
+		 */
+		if (!b->p.priority && v == MK_SLOT_PUBLISHED &&
+		    nnow < RUN_NOW_MAX) {
+			now[nnow++] = s;
+		} else if (mk_prio_schedulable(v)) {
 			enqueue_q(b, s, qi);
 			woke++;
 		}
@@ -141,6 +153,8 @@ static void rescan_parked(struct mk_backend *b)
 	pthread_mutex_unlock(&b->park_mu);
 	if (woke)
 		ring_bell(b, 1);
+	for (i = 0; i < nnow; i++)
+		run_sharded(b, now[i]);
 }
 
 static void complete(struct mk_backend *b, uint32_t slot)
@@ -290,20 +304,50 @@ static void idle_wait(struct mk_backend *b, uint32_t seen, uint32_t *park_seen,
 	__atomic_fetch_sub(&b->sleepers, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * The parked re-checks of idle_wait() for a worker that never runs dry:
+ * after a host control write (park_gen) at once, and every
+ * PARK_RECHECK_NS (a mask an opcode set) while slots are parked, looked
+ * at once every 256 commands so a busy worker pays one load per command.
+ */
+static void busy_recheck(struct mk_backend *b, uint32_t *park_seen,
+			 uint32_t *ran, int64_t *due)
+{
+	uint32_t gen = __atomic_load_n(&b->park_gen, __ATOMIC_ACQUIRE);
+	int64_t now;
+
+	if (gen != *park_seen) {
+		*park_seen = gen;
+		rescan_parked(b);
+		return;
+	}
+	if ((++*ran & 255u) || !__atomic_load_n(&b->nparked, __ATOMIC_RELAXED))
+		return;
+	now = mk_now_ns();
+	if (now < *due)
+		return;
+	*due = now + PARK_RECHECK_NS;
+	rescan_parked(b);
+}
+
 static void *worker_main(void *arg)
 {
 	struct mk_backend *b = arg;
 	uint32_t park_seen = __atomic_load_n(&b->park_gen, __ATOMIC_ACQUIRE);
+	uint32_t ran = 0;
+	int64_t due = 0;
 	int quiet = 0;
 
 	/* PROTOCOL.md 4.3 step 1: the shutdown word ends the resident loop. */
 	while (!MK_ALOAD(&b->x.ctl[MK_CTL_SHUTDOWN])) {
 		uint32_t seen = __atomic_load_n(&b->bell, __ATOMIC_SEQ_CST);
 
-		if (try_one(b))
+		if (try_one(b)) {
 			quiet = 0;
-		else
+			busy_recheck(b, &park_seen, &ran, &due);
+		} else {
 			idle_wait(b, seen, &park_seen, &quiet);
+		}
 	}
 	/* Whoever leaves first wakes the others so they see the flag too. */
 	ring_bell(b, 1);

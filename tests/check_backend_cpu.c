@@ -465,6 +465,80 @@ START_TEST(test_backend_cpu_idle_workers_sleep)
 }
 END_TEST
 
+/* ---- busy workers still release parked slots ----------------------------- */
+
+#define BSLOTS 32768u /* busy ring: slot 0 parked, then BSLOTS - 1 memcpys */
+#define BWORDS 4096u  /* words per memcpy: ~1-2 us of work per command */
+#define BPROBE (2u * BWORDS) /* observable the probe writes */
+
+/*
+ * Slot 0, tenant 2 (masked off), copies DONE_COUNT to OBS(BPROBE) when it
+ * runs; slots 1.. keep both workers busy until the ring drains. When
+ * @by_opcode, slot 1000 enables tenant 2 (an opcode's store: found by the
+ * timed re-check); else the host does, once 1000 slots ran (park_gen).
+ * Either way slot 0 must run long before the ring drains, not only when a
+ * worker finds the queues empty. Returns how many slots ran before it.
+ */
+static uint32_t busy_release(int by_opcode)
+{
+	struct mk_slot *img = calloc(BSLOTS, sizeof(*img));
+	uint32_t probe[2] = { MK_CTL_DONE_COUNT, BPROBE }, i, ran;
+	struct mk_runtime *rt = NULL;
+	struct mk_config cfg;
+	struct mk_err err;
+
+	ck_assert_ptr_nonnull(img);
+	mk_config_init(&cfg);
+	cfg.backend = "cpu";
+	cfg.slots = BSLOTS;
+	cfg.observables = BPROBE + 1;
+	cfg.tenants = 2; /* tenants 0 and 1 enabled, 2 not */
+	cfg.workers = 2;
+	ck_assert_int_eq(mk_runtime_create(&cfg, &rt, &err), 0);
+	ck_assert_int_eq(mk_runtime_publish(rt, 0, 2, MK_OP_LOAD_U32, probe, 2,
+					    &err), 0);
+	for (i = 1; i < BSLOTS; i++) {
+		img[i].status = MK_SLOT_PUBLISHED;
+		img[i].opcode = MK_OP_MEMCPY;
+		img[i].priority = MK_PRIORITY_NORMAL;
+		img[i].args[0] = OBS(0);
+		img[i].args[1] = OBS(BWORDS);
+		img[i].args[2] = BWORDS;
+	}
+	if (by_opcode) {
+		img[1000].opcode = MK_OP_STORE_U32;
+		img[1000].args[0] = 1;
+		img[1000].args[1] = MK_CTL_TENANT_MASK_DEFAULT + 2;
+	}
+	ck_assert_int_eq(mk_runtime_publish_images(rt, 1, img + 1, BSLOTS - 1,
+						   &err), 0);
+	start(rt);
+	if (!by_opcode) {
+		while (t_ctl(rt, MK_CTL_DONE_COUNT) < 1000)
+			;
+		ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_MASK_DEFAULT + 2,
+						      1, NULL), 0);
+	}
+	ck_assert_int_eq(mk_runtime_wait(rt, 0, T_WAIT_NS), 0);
+	ran = t_ctl(rt, OBS(BPROBE));
+	mk_runtime_destroy(rt);
+	free(img);
+	return ran;
+}
+
+START_TEST(test_backend_cpu_busy_workers_release_parked)
+{
+	uint32_t host = busy_release(0), op = busy_release(1);
+
+	ck_assert_msg(host < BSLOTS / 2,
+		      "host-enabled tenant: parked slot ran after %u of %u", host,
+		      BSLOTS - 1);
+	ck_assert_msg(op < BSLOTS / 2,
+		      "opcode-enabled tenant: parked slot ran after %u of %u", op,
+		      BSLOTS - 1);
+}
+END_TEST
+
 static Suite *backend_cpu_suite(void)
 {
 	Suite *s = suite_create("backend_cpu");
@@ -483,6 +557,7 @@ static Suite *backend_cpu_suite(void)
 	tcase_add_test(tc, test_backend_cpu_priority_starvation_hazard);
 	tcase_add_test(tc, test_backend_cpu_priority_starvation_fix);
 	tcase_add_test(tc, test_backend_cpu_idle_workers_sleep);
+	tcase_add_test(tc, test_backend_cpu_busy_workers_release_parked);
 	suite_add_tcase(s, tc);
 	return s;
 }
