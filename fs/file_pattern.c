@@ -22,63 +22,6 @@
 #define LITERALS_MAX (64u << 20)
 #define DFA_MAX ((size_t)MK_DFA_MAX_STATES * MK_DFA_STATE_BYTES)
 
-struct mk_fs_retired {
-	struct mk_dfa *dfa;
-	struct mk_fs_retired *next;
-};
-
-/* Free @d once no slot can be reading it (see mk_fs_pset_reclaim). */
-static void retire(struct mk_fs *fs, struct mk_dfa *d)
-{
-	struct mk_fs_retired *r;
-
-	if (!d)
-		return;
-	r = malloc(sizeof(*r));
-	if (!r) {
-		/* Leak rather than free under a reader. */
-		fuse_log(FUSE_LOG_ERR, "megafs: out of memory retiring a DFA\n");
-		return;
-	}
-	r->dfa = d;
-	pthread_mutex_lock(&fs->obj_lock);
-	r->next = fs->retired;
-	fs->retired = r;
-	pthread_mutex_unlock(&fs->obj_lock);
-}
-
-void mk_fs_pset_reclaim(struct mk_fs *fs, int force)
-{
-	struct mk_fs_retired *list, *r;
-	struct mk_status st;
-
-	pthread_mutex_lock(&fs->obj_lock);
-	list = fs->retired;
-	fs->retired = NULL;
-	pthread_mutex_unlock(&fs->obj_lock);
-	if (!list)
-		return;
-	/* Detached first, checked after: every slot that could have read a
-	 * table in @list was claimed before this status, so "nothing
-	 * pending" means none of them still runs. */
-	mk_runtime_status(fs->rt, &st);
-	if (!force && st.pending && st.running) {
-		pthread_mutex_lock(&fs->obj_lock);
-		for (r = list; r->next; r = r->next)
-			;
-		r->next = fs->retired;
-		fs->retired = list;
-		pthread_mutex_unlock(&fs->obj_lock);
-		return;
-	}
-	while (list) {
-		r = list;
-		list = r->next;
-		mk_dfa_destroy(r->dfa);
-		free(r);
-	}
-}
-
 int mk_fs_pset_init(struct mk_fs *fs, struct mk_fs_obj *o, struct mk_err *err)
 {
 	struct mk_fs_pset *ps = &o->u.ps;
@@ -108,10 +51,8 @@ int mk_fs_pset_remove(struct mk_fs *fs, struct mk_fs_obj *o,
 		rc = mk_scan_pool_remove_set(fs->pool, ps->idx, err);
 	if (rc == 0) {
 		o->removed = 1;
-		if (ps->idx >= 0)
-			retire(fs, ps->dfa);
-		else
-			mk_dfa_destroy(ps->dfa);
+		/* Removed under the sets' lock: no slot reads it now. */
+		mk_dfa_destroy(ps->dfa);
 		ps->idx = -1;
 		ps->dfa = NULL;
 	}
@@ -123,14 +64,10 @@ void mk_fs_pset_fini(struct mk_fs *fs, struct mk_fs_obj *o)
 {
 	struct mk_fs_pset *ps = &o->u.ps;
 
-	/* Still registered: at unmount, or a mkdir that lost a race. A
-	 * DFA_STEP slot may have seen it, so it is retired, not freed. */
-	if (fs->pool && ps->idx >= 0) {
+	/* Still registered: at unmount, or a mkdir that lost a race. */
+	if (fs->pool && ps->idx >= 0)
 		mk_scan_pool_remove_set(fs->pool, ps->idx, NULL);
-		retire(fs, ps->dfa);
-	} else {
-		mk_dfa_destroy(ps->dfa);
-	}
+	mk_dfa_destroy(ps->dfa);
 	free(ps->text);
 	ps->dfa = NULL;
 	ps->text = NULL;
@@ -292,10 +229,9 @@ static int install(struct mk_fs *fs, struct mk_fs_obj *o, struct mk_dfa *d,
 	else if (fs->pool && ps->idx >= 0)
 		rc = mk_scan_pool_replace_set(fs->pool, ps->idx, d, err);
 	if (rc == 0) {
-		if (ps->idx >= 0)
-			retire(fs, ps->dfa);
-		else
-			mk_dfa_destroy(ps->dfa);
+		/* Replaced under the sets' lock (mk_scan_sets_hold): no slot
+		 * that runs from now on can reach the old table. */
+		mk_dfa_destroy(ps->dfa);
 		ps->dfa = d;
 		free(ps->text);
 		ps->text = text;

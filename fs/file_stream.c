@@ -121,7 +121,6 @@ void mk_fs_streams_settle(struct mk_fs *fs)
 					   __ATOMIC_ACQ_REL);
 	}
 	mk_fs_obj_put_all(fs, v, n);
-	mk_fs_pset_reclaim(fs, 0);
 }
 
 int mk_fs_stream_remove(struct mk_fs *fs, struct mk_fs_obj *o)

@@ -119,7 +119,6 @@ void mk_fs_fini(struct mk_fs *fs)
 	/* No scan may run while its buffers and sets are freed. */
 	mk_runtime_stop(fs->rt);
 	mk_fs_obj_fini(fs);
-	mk_fs_pset_reclaim(fs, 1);
 	mk_scan_pool_destroy(fs->pool);
 	fs->pool = NULL;
 	pthread_mutex_destroy(&fs->obj_lock);

@@ -55,7 +55,6 @@ struct mk_fs_error_rec {
 
 struct mk_fs_chan; /* a `call` channel, fs/file_call.c */
 struct mk_fs_obj;  /* patterns/P or streams/S, fs/obj.h */
-struct mk_fs_retired;
 struct mk_scan_pool;
 struct mk_dfa;
 
@@ -113,7 +112,6 @@ struct mk_fs {
 	struct mk_fs_obj *objs;        /* every object, ascending id */
 	uint64_t next_obj;             /* id of the next mkdir */
 	uint32_t npsets, nstreams;     /* listed objects per kind */
-	struct mk_fs_retired *retired; /* replaced DFAs awaiting free */
 	int streams_active;            /* atomic: streams the reaper settles */
 	struct mk_scan_pool *pool;     /* NULL: pool_err says why */
 	struct mk_err pool_err;

@@ -139,8 +139,6 @@ int mk_fs_pset_commit(struct mk_fs *fs, struct mk_fs_handle *h,
 int mk_fs_pset_start(struct mk_fs *fs, const char *name,
 		     struct mk_stream_params *p, struct mk_stream **out,
 		     struct mk_err *err);
-/* Free replaced DFAs once no slot can still read them. */
-void mk_fs_pset_reclaim(struct mk_fs *fs, int force);
 
 /* ---- fs/file_stream.c: streams/S ------------------------------------------ */
 void mk_fs_stream_init(struct mk_fs_obj *o);

@@ -162,15 +162,22 @@ static void complete(struct mk_backend *b, uint32_t slot)
 	uint32_t w[MK_SLOT_WORDS];
 	uint32_t base = slot * MK_SLOT_WORDS;
 
-	memcpy(w, &b->x.ring[base], sizeof(w));
-	if (w[MK_OPCODE_WORD] == MK_OP_SCAN_CHUNK) {
-		struct mk_scan_env *env = __atomic_load_n(&b->scan,
-							  __ATOMIC_ACQUIRE);
+	uint32_t op;
+	struct mk_scan_env *env;
 
-		if (env)
-			mk_scan_exec_host(env, w);
+	memcpy(w, &b->x.ring[base], sizeof(w));
+	op = w[MK_OPCODE_WORD];
+	env = __atomic_load_n(&b->scan, __ATOMIC_ACQUIRE);
+	if (op == MK_OP_SCAN_CHUNK && env)
+		mk_scan_exec_host(env, w);
+	/* DFA_STEP (alone or packed) reads the sets: no change meanwhile. */
+	if (env && (op == MK_OP_DFA_STEP || op == MK_OP_PACKED_SLOT)) {
+		mk_scan_sets_hold(env);
+		mk_exec_claimed(&b->x, base, w);
+		mk_scan_sets_release(env);
+	} else {
+		mk_exec_claimed(&b->x, base, w);
 	}
-	mk_exec_claimed(&b->x, base, w);
 	b->p.progress(b->p.progress_arg);
 }
 

@@ -129,6 +129,18 @@ void mk_scan_exec_host(struct mk_scan_env *env, const uint32_t *w)
 		pthread_rwlock_unlock(env->host_lock);
 }
 
+void mk_scan_sets_hold(struct mk_scan_env *env)
+{
+	if (env->host_lock)
+		pthread_rwlock_rdlock(env->host_lock);
+}
+
+void mk_scan_sets_release(struct mk_scan_env *env)
+{
+	if (env->host_lock)
+		pthread_rwlock_unlock(env->host_lock);
+}
+
 /* The scan itself, with the buffer pinned by host_lock. */
 static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
 			uint32_t set, uint32_t state)
@@ -193,6 +205,24 @@ static void scan_locked(struct mk_scan_env *env, const uint32_t *a, uint32_t bi,
 
 /* ---- pool ---------------------------------------------------------------------- */
 
+/*
+ * Writers first (glibc): host workers take it shared once per SCAN_CHUNK
+ * or DFA_STEP, back to back, and a set change or a buffer's release must
+ * not wait for a gap between them that may never come.
+ */
+static void init_buf_lock(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+#ifdef __GLIBC__
+	pthread_rwlockattr_setkind_np(&a,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+	pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
 int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
 			struct mk_err *err)
 {
@@ -207,7 +237,7 @@ int mk_scan_pool_create(struct mk_runtime *rt, struct mk_scan_pool **out,
 	for (rc = 0; rc < (int)MK_SCAN_MAX_BUFS; rc++)
 		pool->orphan_slot[rc] = -1;
 	pthread_mutex_init(&pool->mu, NULL);
-	pthread_rwlock_init(&pool->buf_lock, NULL);
+	init_buf_lock(&pool->buf_lock);
 	pool->env = mk_runtime_alloc_shared(rt, sizeof(*pool->env));
 	if (!pool->env) {
 		rc = mk_err_set(err, -ENOMEM, "cannot allocate the scan tables",
@@ -247,10 +277,15 @@ void mk_scan_pool_destroy(struct mk_scan_pool *pool)
 	free(pool);
 }
 
+/* Exclusive: no host worker is reading the set while it changes. */
 static void put_view(struct mk_scan_env *env, int idx, const struct mk_dfa *d)
 {
+	if (env->host_lock)
+		pthread_rwlock_wrlock(env->host_lock);
 	env->dfas[idx] = d;
 	env->sets[idx] = d ? mk_dfa_view(d) : (struct mk_dfa_view){ 0 };
+	if (env->host_lock)
+		pthread_rwlock_unlock(env->host_lock);
 }
 
 /*

@@ -40,6 +40,15 @@ struct mk_stream;    /* one file being scanned */
 void mk_scan_exec_host(struct mk_scan_env *env, const uint32_t *slot_words);
 
 /*
+ * Hold off (or allow again) a replacement of @env's pattern sets while a
+ * host worker runs an opcode that reads them (DFA_STEP, PACKED_SLOT):
+ * set changes take env->host_lock exclusively, so a replaced table is
+ * unreachable once the change returns and is freed at once.
+ */
+void mk_scan_sets_hold(struct mk_scan_env *env);
+void mk_scan_sets_release(struct mk_scan_env *env);
+
+/*
  * Create the pool for @rt and register its tables with the backend.
  * -ENOTSUP (backend cannot scan), -ENOMEM; Fix: hints in @err.
  */

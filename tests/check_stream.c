@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -535,6 +536,98 @@ START_TEST(test_stream_dfa_step_opcode)
 }
 END_TEST
 
+/* ---- DFA_STEP while its set is replaced ------------------------------------ */
+
+#define STEP_BATCH 32u /* slots per batch of DFA_STEP commands */
+#define SWAPS 2000     /* replacements of the set while they run */
+
+struct stepper {
+	uint32_t set, state; /* the last state of the large set */
+	int stop;            /* atomic */
+	uint64_t ran;        /* commands published and seen DONE */
+};
+
+/* Batches of DFA_STEP on @st->set, a0 = a state only the large set has. */
+static void *stepper_main(void *arg)
+{
+	struct stepper *st = arg;
+	struct mk_slot img[STEP_BATCH];
+	uint32_t i;
+
+	memset(img, 0, sizeof(img));
+	for (i = 0; i < STEP_BATCH; i++) {
+		img[i].status = MK_SLOT_PUBLISHED;
+		img[i].opcode = MK_OP_DFA_STEP;
+		img[i].priority = MK_PRIORITY_NORMAL;
+		img[i].args[0] = st->state;
+		img[i].args[1] = 'a';
+		img[i].args[2] = 6;
+		img[i].args[3] = st->set;
+	}
+	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+		ck_assert_int_eq(mk_runtime_publish_images(rt, 0, img, STEP_BATCH,
+							   NULL), 0);
+		ck_assert_int_eq(mk_runtime_wait(rt, STEP_BATCH - 1, T_WAIT_NS), 0);
+		for (i = 0; i < STEP_BATCH; i++)
+			ck_assert_int_eq(mk_runtime_wait(rt, i, T_WAIT_NS), 0);
+		st->ran += STEP_BATCH;
+	}
+	return NULL;
+}
+
+/* A set of @n 8-byte patterns (about 8n states); n = 1: "ab". */
+static struct mk_dfa *set_of(uint32_t n)
+{
+	static struct pats ps;
+	uint32_t i, j;
+
+	ps.n = 0;
+	if (n == 1)
+		add_pat(&ps, "ab", 2);
+	for (i = 0; n > 1 && i < n; i++) {
+		char p[8];
+
+		for (j = 0; j < 8; j++)
+			p[j] = (char)('a' + (i * 7 + j * 13) % 26);
+		add_pat(&ps, p, 8);
+	}
+	return compile(&ps);
+}
+
+/*
+ * The set a stream of DFA_STEP commands names is replaced, large and small
+ * in turn, and each replaced table freed at once (as megafs does): a step
+ * must never pair one table with another's state count, nor read a freed
+ * one (ASan, TSan and valgrind run this), and every command runs once.
+ */
+START_TEST(test_stream_dfa_step_while_replaced)
+{
+	struct stepper st = { 0 };
+	struct mk_dfa *cur = set_of(40), *next;
+	pthread_t th;
+	int i, set;
+
+	set = mk_scan_pool_add_set(pool, cur, NULL);
+	ck_assert_int_ge(set, 0);
+	st.set = (uint32_t)set;
+	st.state = mk_dfa_states(cur) - 1;
+	ck_assert_uint_gt(st.state, 100);
+	ck_assert_int_eq(pthread_create(&th, NULL, stepper_main, &st), 0);
+	for (i = 0; i < SWAPS; i++) {
+		next = set_of(i % 2 ? 40 : 1);
+		ck_assert_int_eq(mk_scan_pool_replace_set(pool, set, next, NULL), 0);
+		mk_dfa_destroy(cur);
+		cur = next;
+	}
+	__atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	ck_assert_uint_gt(st.ran, 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE + MK_OP_DFA_STEP), st.ran);
+	mk_scan_pool_remove_set(pool, set, NULL);
+	mk_dfa_destroy(cur);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
 	tcase_add_test(tc, test_stream_boundaries_overlaps_prefixes);
@@ -546,6 +639,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, test_stream_cancel_and_concurrent_ring);
 	tcase_add_test(tc, test_stream_cancel_while_stopped_reclaims);
 	tcase_add_test(tc, test_stream_dfa_step_opcode);
+	tcase_add_test(tc, test_stream_dfa_step_while_replaced);
 }
 
 /* The cuda TCase only where it can run: a usable device, gpu not excluded. */
