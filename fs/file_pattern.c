@@ -167,6 +167,20 @@ static int check_now(struct mk_fs *fs, struct mk_fs_handle *h,
 	return rc;
 }
 
+int mk_fs_pset_seed(struct mk_fs *fs, struct mk_fs_handle *h)
+{
+	struct mk_fs_pset *ps = &h->obj->u.ps;
+	int rc = 0;
+
+	(void)fs;
+	pthread_mutex_lock(&h->obj->mu);
+	/* As on a regular file: the bytes go after the text as it is. */
+	if (ps->text_len)
+		rc = mk_fs_text_append(&h->wbuf, ps->text, ps->text_len);
+	pthread_mutex_unlock(&h->obj->mu);
+	return rc ? -ENOMEM : 0;
+}
+
 int mk_fs_pset_write(struct mk_fs *fs, struct mk_fs_handle *h,
 		     const char *buf, size_t size, uint64_t off,
 		     struct mk_err *err)
@@ -179,6 +193,8 @@ int mk_fs_pset_write(struct mk_fs *fs, struct mk_fs_handle *h,
 		return mk_err_set(err, -EBADF, "this file is read-only",
 				  "write literals or dfa");
 	pthread_mutex_lock(&h->lock);
+	if (h->append) /* after the text it was seeded with, and its own */
+		off = h->wbuf.len;
 	if (off != 0 && off != h->wbuf.len)
 		rc = mk_err_setf(err, -EINVAL,
 				 "write the whole text in order from offset 0 through one open file",

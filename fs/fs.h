@@ -74,6 +74,10 @@ struct mk_fs_handle {
 	struct mk_fs_text wbuf; /* literals/dfa bytes written (under lock) */
 	int wdirty;             /* wbuf not compiled yet (under lock) */
 	struct mk_dfa *wdfa;    /* wbuf compiled already (checked at write) */
+	/* Opened with O_APPEND ("echo ... >> file"): the kernel's offset is
+	 * its cached size, so this handle's own count stands in for it. */
+	int append;
+	uint64_t wrote; /* text bytes taken through an append handle (atomic) */
 	/* every open handle, until its release (mk_fs.open_lock) */
 	struct mk_fs_handle *onext, *oprev;
 };

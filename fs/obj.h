@@ -132,6 +132,8 @@ int mk_fs_pset_write(struct mk_fs *fs, struct mk_fs_handle *h,
 		     const char *buf, size_t size, uint64_t off,
 		     struct mk_err *err);
 /* Compile what @h accumulated (flush/release); 0 when nothing pending. */
+/* An O_APPEND open of literals starts from the set's current text. */
+int mk_fs_pset_seed(struct mk_fs *fs, struct mk_fs_handle *h);
 int mk_fs_pset_commit(struct mk_fs *fs, struct mk_fs_handle *h,
 		      struct mk_err *err);
 /* Start a scan of set @name: fills p->set and calls mk_stream_start with

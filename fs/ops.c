@@ -286,6 +286,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mk_fs_reject(fs, req, &n, -EACCES, &err);
 		return;
 	}
+	if ((fi->flags & O_APPEND) && n.kind == MK_FS_PSET_DFA) {
+		mk_err_set(&err, -EINVAL, "a dfa table cannot be appended to",
+			   "replace it whole: cat TABLE > dfa (or append patterns with >> literals)");
+		mk_fs_obj_put(fs, obj);
+		mk_fs_reject(fs, req, &n, -EINVAL, &err);
+		return;
+	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		mk_fs_obj_put(fs, obj);
@@ -295,7 +302,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_init(&h->lock, NULL);
 	h->node = n;
 	h->obj = obj;
-	if (n.kind == MK_FS_CALL && mk_fs_call_open(fs, h)) {
+	h->append = (fi->flags & O_APPEND) != 0;
+	if ((h->append && obj && n.kind == MK_FS_PSET_LITERALS &&
+	     mk_fs_pset_seed(fs, h)) ||
+	    (n.kind == MK_FS_CALL && mk_fs_call_open(fs, h))) {
 		free_handle(fs, h);
 		mk_fs_reply_err(req, -ENOMEM);
 		return;
@@ -491,6 +501,14 @@ static int write_at_zero(struct mk_fs *fs, const struct mk_fs_node *n,
 	}
 }
 
+/* Text files whose append handles count their own offset (pattern
+ * files keep theirs in wbuf; the binary windows have real sizes). */
+static int own_offset(const struct mk_fs_handle *h)
+{
+	return !is_pset_file(h->node.kind) && h->node.kind != MK_FS_RING_RAW &&
+	       h->node.kind != MK_FS_CTL_RAW;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -505,6 +523,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		mk_fs_call_write(fs, req, h, buf, size);
 		return;
 	}
+	if (h->append && own_offset(h))
+		off = (off_t)__atomic_load_n(&h->wrote, __ATOMIC_RELAXED);
 	if (!mk_fs_node_writable(&h->node))
 		rc = mk_err_set(&err, -EBADF, "the file is read-only",
 				"write to a mode 0644 file");
@@ -531,10 +551,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		rc = mk_fs_ctl_raw_write(fs, buf, size, (uint64_t)off, &err);
 	else
 		rc = write_at_zero(fs, &h->node, buf, size, off, &err);
-	if (rc < 0)
+	if (rc < 0) {
 		mk_fs_reject(fs, req, &h->node, rc, &err);
-	else
-		fuse_reply_write(req, size);
+		return;
+	}
+	if (h->append && own_offset(h))
+		__atomic_add_fetch(&h->wrote, size, __ATOMIC_RELAXED);
+	fuse_reply_write(req, size);
 }
 
 /* The node that a directory operation's error is recorded under. */

@@ -351,6 +351,7 @@ t() { # slot command...
 	wait_done "$s"
 }
 obs() { cat "$MNT/observables/$1"; }
+
 t 1 nop
 t 2 store_u32 7 160
 t 3 ATOMIC_ADD 5 161
@@ -726,6 +727,21 @@ t 43 printf 3 4
 t 44 printf 5 6
 eq "debug/log keeps 2 records, counts the rest" "$(cat "$MNT/debug/log")" \
 	"$(printf '1 2 0 672\n3 4 0 688\ndropped 1')"
+# ---- ">>" (O_APPEND) is a write like ">" -----------------------------------------
+# The kernel's offset for an append is the size it cached after the last
+# write; megafs counts the handle's own bytes instead, every time.
+ok=0
+for i in 1 2 3 4; do
+	echo "atomic_add 1 200" >>"$MNT/ring/30" && ok=$((ok + 1))
+	wait_done 30
+done
+eq ">> ring/N four times: each taken" "$ok" 4
+eq ">> ring/N four times: each ran" "$(obs 40)" 4
+echo 7 >>"$MNT/observables/41" && echo 8 >>"$MNT/observables/41"
+eq ">> observables/K twice: the last" "$(obs 41)" 8
+printf 'atomic_add 1 200\n\n' >>"$MNT/ring/30" || fail "printf with a blank line >> ring/30"
+wait_done 30
+eq ">> with a trailing blank line: taken once" "$(obs 40)" 5
 do_umount
 
 if [ "$fails" -gt 0 ]; then

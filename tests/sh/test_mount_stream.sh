@@ -207,6 +207,17 @@ has "K info" "$(cat "$P/K/info")" "patterns=1000 "
 [ "$(stat -c %s "$D/k.txt")" -gt 131072 ] || fail "k.txt is not larger than one write"
 cat "$D/z.txt" >"$P/Z/literals"
 cat "$D/b.txt" >"$P/B/literals"
+# ">>" adds patterns to a set; a dfa table cannot be appended to.
+mkdir "$P/app"
+echo ab >"$P/app/literals"
+printf 'cd' >>"$P/app/literals" || fail "printf >> literals"
+echo ef >>"$P/app/literals" || fail "echo >> literals"
+eq ">> literals: the set grew" "$(cat "$P/app/literals" | tr '\n' ' ')" "ab cdef "
+has ">> literals: compiled" "$(cat "$P/app/info")" "patterns=2 "
+out=$( (echo x >>"$P/app/dfa") 2>&1)
+has ">> dfa refused" "$out" "Invalid argument"
+has ">> dfa: errors says why" "$(tail -n1 "$MNT/errors")" "cannot be appended to. Fix:"
+rmdir "$P/app"
 
 # ---- scans compared with the oracle --------------------------------------------
 # Exactly as a user would.
