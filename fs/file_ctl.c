@@ -30,12 +30,6 @@ static uint32_t word(struct mk_fs *fs, uint32_t idx)
 	return v;
 }
 
-/* Mask word of tenant @t: control[control[2] + t], 0 when out of range. */
-static uint32_t mask_index(struct mk_fs *fs, uint32_t t)
-{
-	return word(fs, MK_CTL_TENANT_BASE) + t; /* u32 wrap, as the kernel */
-}
-
 static int metrics_text(struct mk_fs *fs, struct mk_fs_text *out)
 {
 	uint32_t m[MK_CTL_METRICS_SLOTS], op;
@@ -150,8 +144,6 @@ static int list_text(struct mk_fs *fs, struct mk_fs_text *out,
 int mk_fs_ctl_text(struct mk_fs *fs, const struct mk_fs_node *n,
 		   struct mk_fs_text *out)
 {
-	uint32_t idx;
-
 	switch (n->kind) {
 	case MK_FS_CTL_METRICS:
 		return metrics_text(fs, out);
@@ -169,10 +161,8 @@ int mk_fs_ctl_text(struct mk_fs *fs, const struct mk_fs_node *n,
 	case MK_FS_CTL_EPOCH:
 		return list_text(fs, out, MK_CTL_EPOCH, 1);
 	case MK_FS_TENANT_MASK:
-		idx = mask_index(fs, n->index);
 		return mk_fs_text_printf(out, "%u\n",
-					 idx < mk_runtime_ctl_words(fs->rt) ?
-						 word(fs, idx) : 0u);
+					 mk_runtime_tenant_mask(fs->rt, n->index));
 	case MK_FS_TENANT_QUOTA:
 		return list_text(fs, out, MK_CTL_TENANT_QUOTA_BASE + n->index, 1);
 	case MK_FS_TENANT_FAIRNESS:
@@ -252,8 +242,7 @@ int mk_fs_ctl_write(struct mk_fs *fs, const struct mk_fs_node *n,
 	case MK_FS_CTL_SHUTDOWN:
 		return write_shutdown(fs, v[0], err);
 	case MK_FS_TENANT_MASK:
-		return mk_runtime_write_ctl(fs->rt, mask_index(fs, n->index),
-					    v[0], err);
+		return mk_runtime_set_tenant_mask(fs->rt, n->index, v[0], err);
 	case MK_FS_TENANT_QUOTA:
 		return mk_runtime_write_ctl(fs->rt,
 					    MK_CTL_TENANT_QUOTA_BASE + n->index,

@@ -372,6 +372,37 @@ int mk_runtime_write_ctl(struct mk_runtime *rt, uint32_t idx, uint32_t value,
 	return rt->ops->write_ctl(rt->be, idx, value);
 }
 
+/* Word of tenant @t's mask per the base in control word 2. */
+static uint32_t mask_word(struct mk_runtime *rt, uint32_t t, uint32_t *base)
+{
+	*base = 0;
+	rt->ops->read_ctl(rt->be, MK_CTL_TENANT_BASE, 1, base);
+	return *base + t; /* u32 wrap, as the kernel */
+}
+
+uint32_t mk_runtime_tenant_mask(struct mk_runtime *rt, uint32_t t)
+{
+	uint32_t base, idx = mask_word(rt, t, &base), v = 0;
+
+	if (idx < rt->ctl_words)
+		rt->ops->read_ctl(rt->be, idx, 1, &v);
+	return v;
+}
+
+int mk_runtime_set_tenant_mask(struct mk_runtime *rt, uint32_t t,
+			       uint32_t value, struct mk_err *err)
+{
+	uint32_t base, idx = mask_word(rt, t, &base);
+
+	if (idx < rt->ctl_words &&
+	    (idx == MK_CTL_SHUTDOWN || kernel_owned(idx)))
+		return mk_err_setf(err, -EPERM,
+				   "point control word 2 back at the mask table: write 3 there (control/raw offset 8)",
+				   "tenant %u's mask would be control word %u (base %u in control word 2 + %u), which the host may not write",
+				   t, idx, base, t);
+	return mk_runtime_write_ctl(rt, idx, value, err);
+}
+
 uint32_t mk_runtime_ctl_words(struct mk_runtime *rt)
 {
 	return rt->ctl_words;

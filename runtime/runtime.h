@@ -228,6 +228,16 @@ int mk_runtime_write_ctl(struct mk_runtime *rt, uint32_t idx, uint32_t value,
 /* 1 if the host may write control word @idx through mk_runtime_write_ctl. */
 int mk_runtime_ctl_host_writable(uint32_t idx);
 
+/*
+ * Tenant @t's mask: control word ctl[2] + t (u32 wrap, as the kernel reads
+ * it). Read: the word, 0 when it lies past the buffer. Write: -ERANGE past
+ * the buffer, -EPERM when the base makes it word 0 or a kernel-owned word
+ * (the message names the base), else as mk_runtime_write_ctl.
+ */
+uint32_t mk_runtime_tenant_mask(struct mk_runtime *rt, uint32_t t);
+int mk_runtime_set_tenant_mask(struct mk_runtime *rt, uint32_t t,
+			       uint32_t value, struct mk_err *err);
+
 /* Words in the control buffer (160 + observables) and ring slots. */
 uint32_t mk_runtime_ctl_words(struct mk_runtime *rt);
 uint32_t mk_runtime_slots(struct mk_runtime *rt);

@@ -257,6 +257,32 @@ START_TEST(test_runtime_tenant_mask_parks_then_runs)
 }
 END_TEST
 
+/* Masks follow the base in control word 2; a base that points a mask at
+ * a word the host may not write names the base, and changes nothing. */
+START_TEST(test_runtime_tenant_mask_follows_base)
+{
+	struct mk_err err;
+	uint32_t words = mk_runtime_ctl_words(rt);
+
+	ck_assert_int_eq(mk_runtime_set_tenant_mask(rt, 2, 0, &err), 0);
+	ck_assert_uint_eq(mk_runtime_tenant_mask(rt, 2), 0);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_TENANT_MASK_DEFAULT + 2), 0);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_BASE, 0, NULL), 0);
+	ck_assert_int_eq(mk_runtime_set_tenant_mask(rt, 1, 7, &err), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "control word 2"));
+	t_assert_fix(err.msg);
+	ck_assert_int_eq(mk_runtime_set_tenant_mask(rt, 0, 7, &err), -EPERM);
+	ck_assert_uint_eq(t_ctl(rt, MK_CTL_DONE_COUNT), 0);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_BASE, words, NULL), 0);
+	ck_assert_int_eq(mk_runtime_set_tenant_mask(rt, 0, 7, &err), -ERANGE);
+	t_assert_fix(err.msg);
+	ck_assert_uint_eq(mk_runtime_tenant_mask(rt, 0), 0);
+	ck_assert_int_eq(mk_runtime_write_ctl(rt, MK_CTL_TENANT_BASE,
+					      MK_CTL_TENANT_MASK_DEFAULT, NULL), 0);
+	ck_assert_uint_eq(mk_runtime_tenant_mask(rt, 0), 0xFFFFFFFFu);
+}
+END_TEST
+
 /* A mask enabled by an opcode (not a host write) also releases the slot. */
 START_TEST(test_runtime_tenant_mask_enabled_by_opcode)
 {
@@ -693,6 +719,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_done_count_store_is_not_a_wrap);
 	tcase_add_test(tc, test_runtime_shutdown_opcode_and_restart);
 	tcase_add_test(tc, test_runtime_tenant_mask_parks_then_runs);
+	tcase_add_test(tc, test_runtime_tenant_mask_follows_base);
 	tcase_add_test(tc, test_runtime_tenant_mask_enabled_by_opcode);
 	tcase_add_test(tc, test_runtime_batch_publish_all_or_nothing);
 	tcase_add_test(tc, test_runtime_images_validate_every_target);
