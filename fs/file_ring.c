@@ -35,13 +35,9 @@ int mk_fs_decode_write(const char *buf, size_t size, struct mk_slot *img,
 	struct mk_cmd cmd;
 	int rc;
 
+	/* The image's words are checked where it is published (runtime). */
 	if (size == MK_SLOT_BYTES && has_binary(buf, size)) {
 		memcpy(img, buf, MK_SLOT_BYTES);
-		if (img->status > MK_SLOT_PUBLISHED)
-			return mk_err_setf(err, -EINVAL,
-					   "set word 0 of a slot image to 0 (EMPTY) or 1 (PUBLISHED)",
-					   "slot image has status word %u",
-					   img->status);
 		return 0;
 	}
 	if (has_binary(buf, size))

@@ -307,7 +307,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	     mk_fs_pset_seed(fs, h)) ||
 	    (n.kind == MK_FS_CALL && mk_fs_call_open(fs, h))) {
 		free_handle(fs, h);
-		mk_fs_reply_err(req, -ENOMEM);
+		mk_err_set(&err, -ENOMEM, "cannot set up the open file",
+			   "free some memory (or close other megafs files) and open it again");
+		mk_fs_reject(fs, req, &n, -ENOMEM, &err);
 		return;
 	}
 	/* Reads are live, sizes read as 0. `call` ignores offsets but stays
