@@ -47,7 +47,6 @@ void mk_fs_stream_init(struct mk_fs_obj *o)
 	set_state(st, MK_FS_ST_IDLE);
 }
 
-/* Forget the last run's results. */
 /* The error file's text: "ENAME: message. Fix: ..." (-EIO if unknown). */
 static void set_error(struct mk_fs_stream *st, int rc, const char *msg)
 {
@@ -60,6 +59,7 @@ static void set_error(struct mk_fs_stream *st, int rc, const char *msg)
 		snprintf(st->error, sizeof(st->error), "%s: %s", name, msg);
 }
 
+/* Forget the last run's results. */
 static void clear_results(struct mk_fs_stream *st)
 {
 	free(st->hits);

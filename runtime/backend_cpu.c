@@ -160,9 +160,7 @@ static void rescan_parked(struct mk_backend *b)
 static void complete(struct mk_backend *b, uint32_t slot)
 {
 	uint32_t w[MK_SLOT_WORDS];
-	uint32_t base = slot * MK_SLOT_WORDS;
-
-	uint32_t op;
+	uint32_t base = slot * MK_SLOT_WORDS, op;
 	struct mk_scan_env *env;
 
 	memcpy(w, &b->x.ring[base], sizeof(w));
