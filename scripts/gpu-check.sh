@@ -17,6 +17,10 @@
 # Everything worth keeping goes under $OUT (default build/gpu-check-out): one
 # log per step. Exit status: 0 when no step failed.
 #   GPU_CHECK_STEPS="build gpu-suites bench"  run only these (deps always)
+#   GPU_CHECK_STEPS="gpu-info build raw"  the ring/raw rounds (step raw, not
+#                           in the default list: scripts/raw-rounds.sh on
+#                           cuda, MK_RAW_ROUNDS=5 rounds of MK_PUBLISH_PARTS
+#                           4 / 8 / 1, 1, 2 and 4 writers, host half)
 #   GPU_CHECK_DEADLINE=570  seconds for everything: each step's timeout is
 #                           clamped to what is left, later steps are
 #                           recorded as skipped (a device command gets 600)
@@ -237,6 +241,10 @@ step_ab() {
 	return "$rc"
 }
 
+step_raw() {
+	B=$B bash scripts/raw-rounds.sh cuda "${MK_RAW_ROUNDS:-5}" 100
+}
+
 step_mount_cuda() {
 	local t rc pass=0 fail=0 skip=0
 	export MEGAFS_BIN=$ROOT/$B/megafs MK_BUILD=$ROOT/$B MK_BACKEND=cuda
@@ -259,7 +267,7 @@ step_mount_cuda() {
 }
 
 export -f step_gpu_info step_probe step_build build_extra step_sanitize sanitizer \
-	step_bench step_ab step_mount_cuda
+	step_bench step_ab step_raw step_mount_cuda
 export B JOBS ROOT MK_TEST_TIMEOUT
 
 : >"$LOG"
@@ -277,6 +285,7 @@ want load-cuda && run_step load-cuda 240 env MK_BACKEND=cuda \
 	bash tests/sh/test_load.sh
 want bench && run_step bench 330 bash -c step_bench
 want ab && run_step ab 420 bash -c step_ab
+want raw && run_step raw 500 bash -c step_raw
 want memcheck && run_step memcheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize memcheck"
 want racecheck && run_step racecheck "${SAN_TIMEOUT:-240}" bash -c "step_sanitize racecheck"
 want scan-memcheck && run_step scan-memcheck "${SAN_TIMEOUT:-240}" \
