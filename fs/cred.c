@@ -17,8 +17,11 @@
 #include "fs/obj.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -129,8 +132,117 @@ static int become(const struct mk_fs_cred *c)
 	return 0;
 }
 
+/*
+ * Resolve @path (absolute) one component at a time into @out: no ".",
+ * "..", repeated "/" or (with @follow) symlink left, at most 40 of them
+ * followed, with the calling thread's rights (lstat, readlink). Each
+ * prefix is compared with @mnt (canonical: libfuse realpath()s it) before
+ * it is looked at, so nothing inside the mount is ever touched: megafs
+ * opening a file of its own mount from a request thread would wait on
+ * itself (for good with -s). A prefix that does not exist ends the
+ * symlink lookups; the open then fails on it, outside the mount.
+ * Returns 0, -EINVAL when the path reaches @mnt, -ELOOP, -ENAMETOOLONG,
+ * or readlink's -errno: anything not fully resolved is refused.
+ * A bind mount of the mount elsewhere is not seen.
+ */
+int mk_fs_resolve_source(const char *mnt, const char *path, int follow,
+			 char *out, size_t cap)
+{
+	char rest[2 * PATH_MAX], link[PATH_MAX];
+	size_t n, cl = 0;
+	int links = 0, gone = !follow;
+	char *p = rest;
+
+	if (cap < 2 || snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
+		return -ENAMETOOLONG;
+	out[0] = '\0';
+	for (;;) {
+		struct stat st;
+		ssize_t ln;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, "/");
+		if (n == 1 && p[0] == '.') {
+			p += n;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (cl && out[--cl] != '/')
+				;
+			out[cl] = '\0';
+			p += n;
+			continue;
+		}
+		if (cl + 1 + n >= cap)
+			return -ENAMETOOLONG;
+		out[cl] = '/';
+		memcpy(out + cl + 1, p, n);
+		out[cl + 1 + n] = '\0';
+		p += n;
+		if (strcmp(out, mnt) == 0)
+			return -EINVAL;
+		/* Past a prefix that cannot be looked at, the open fails on
+		 * that prefix too: the rest is taken as written. */
+		if (!gone && lstat(out, &st))
+			gone = 1;
+		if (gone || !S_ISLNK(st.st_mode)) {
+			cl += 1 + n;
+			continue;
+		}
+		if (++links > 40)
+			return -ELOOP;
+		ln = readlink(out, link, sizeof(link) - 1);
+		if (ln <= 0)
+			return ln < 0 ? -errno : -ENOENT;
+		link[ln] = '\0';
+		/* rest := target + what followed the link; a relative target
+		 * resolves from the link's directory. */
+		if ((size_t)ln + strlen(p) + 2 > sizeof(rest))
+			return -ENAMETOOLONG;
+		memmove(rest + ln + 1, p, strlen(p) + 1);
+		memcpy(rest, link, (size_t)ln);
+		rest[ln] = '/';
+		p = rest;
+		out[cl] = '\0';
+		if (link[0] == '/')
+			cl = 0, out[0] = '\0';
+	}
+	if (!cl)
+		snprintf(out, cap, "/");
+	return strcmp(out, mnt) == 0 ? -EINVAL : 0;
+}
+
+int mk_fs_inside_err(struct mk_err *err)
+{
+	return mk_err_set(err, -EINVAL, "the source lies inside this megafs mount",
+			  "stream a file stored outside the mount");
+}
+
+/* Resolve @path (refusing this mount), then open exactly what was seen. */
+static int open_outside(const char *mnt, const char *path, uint64_t *size,
+			struct mk_err *err)
+{
+	char real[PATH_MAX];
+	int rc;
+
+	if (!mnt)
+		return mk_uring_open_source(path, size, err);
+	rc = mk_fs_resolve_source(mnt, path, 1, real, sizeof(real));
+	if (rc == -EINVAL)
+		return mk_fs_inside_err(err);
+	if (rc)
+		return mk_err_setf(err, rc,
+				   "name the file by a path of under 4096 bytes that crosses at most 40 symbolic links",
+				   "cannot resolve the source %s: %s", path,
+				   strerror(-rc));
+	return mk_uring_open_resolved(real, size, err);
+}
+
 int mk_fs_open_as(const struct mk_fs_cred *c, const char *path,
-		  uint64_t *size, struct mk_err *err)
+		  const char *mnt, uint64_t *size, struct mk_err *err)
 {
 	struct saved s;
 	int rc;
@@ -138,7 +250,7 @@ int mk_fs_open_as(const struct mk_fs_cred *c, const char *path,
 	/* The daemon's own user: nothing to switch (and a non-root daemon
 	 * could not change its groups anyway). */
 	if (c->uid == (uint32_t)geteuid() && c->gid == (uint32_t)getegid())
-		return mk_uring_open_source(path, size, err);
+		return open_outside(mnt, path, size, err);
 	rc = save(&s);
 	if (rc) {
 		free(s.groups);
@@ -147,7 +259,7 @@ int mk_fs_open_as(const struct mk_fs_cred *c, const char *path,
 	}
 	rc = become(&c[0]);
 	if (rc == 0)
-		rc = mk_uring_open_source(path, size, err);
+		rc = open_outside(mnt, path, size, err);
 	else
 		mk_err_setf(err, rc,
 			    "run megafs as root to let other users stream their files, or stream from a mount of your own",

@@ -177,6 +177,7 @@ int mk_fs_pset_seed(struct mk_fs *fs, struct mk_fs_handle *h)
 	/* As on a regular file: the bytes go after the text as it is. */
 	if (ps->text_len)
 		rc = mk_fs_text_append(&h->wbuf, ps->text, ps->text_len);
+	h->wseed = h->wbuf.len;
 	pthread_mutex_unlock(&h->obj->mu);
 	return rc ? -ENOMEM : 0;
 }
@@ -217,10 +218,12 @@ int mk_fs_pset_write(struct mk_fs *fs, struct mk_fs_handle *h,
 		goto out;
 	}
 	h->wdirty = 1;
-	if (lit && off == 0 && size && buf[size - 1] == '\n') {
+	/* The first write (after the seed of an append) that ends a line. */
+	if (lit && off == (h->append ? h->wseed : 0) && size &&
+	    buf[size - 1] == '\n') {
 		rc = check_now(fs, h, err);
 		if (rc) { /* rejected: nothing written */
-			h->wbuf.len = 0;
+			h->wbuf.len = h->append ? h->wseed : 0;
 			h->wdirty = 0;
 		}
 	}

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/cmd.h"
@@ -281,83 +280,17 @@ static size_t trimmed(const char *buf, size_t size, int blanks)
 	return size;
 }
 
-/*
- * 1 when @path (absolute, NUL-terminated) resolves to @mnt or below it.
- * The path is resolved here one component at a time, symlinks followed
- * (at most 40), and each prefix is compared with @mnt (canonical: libfuse
- * realpath()s it) before it is lstat()ed, so nothing inside the mount is
- * ever touched: opening a file of its own mount from a request thread
- * would make megafs wait on itself (for good with -s). A prefix that
- * cannot be lstat()ed ends the walk: the open then fails on it outside.
- * A bind mount of this mount elsewhere is not seen.
- */
-static int inside_mount(const char *mnt, const char *path)
-{
-	char cur[PATH_MAX] = "", rest[2 * PATH_MAX], link[PATH_MAX];
-	size_t n, cl = 0;
-	int links = 0;
-	char *p = rest;
-
-	if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
-		return 0;
-	for (;;) {
-		struct stat st;
-		ssize_t ln;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			return strcmp(cl ? cur : "/", mnt) == 0;
-		n = strcspn(p, "/");
-		if (n == 1 && p[0] == '.') {
-			p += n;
-			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (cl && cur[--cl] != '/')
-				;
-			cur[cl] = '\0';
-			p += n;
-			continue;
-		}
-		if (cl + 1 + n >= sizeof(cur))
-			return 0;
-		cur[cl] = '/';
-		memcpy(cur + cl + 1, p, n);
-		cur[cl + 1 + n] = '\0';
-		p += n;
-		if (strcmp(cur, mnt) == 0)
-			return 1;
-		if (lstat(cur, &st) || !S_ISLNK(st.st_mode)) {
-			cl += 1 + n;
-			continue;
-		}
-		ln = readlink(cur, link, sizeof(link) - 1);
-		if (ln <= 0 || ++links > 40)
-			return 0;
-		link[ln] = '\0';
-		/* rest := target + what followed the link; a relative target
-		 * resolves from the link's directory. */
-		if (strlen(link) + strlen(p) + 2 > sizeof(rest))
-			return 0;
-		memmove(rest + ln + 1, p, strlen(p) + 1);
-		memcpy(rest, link, (size_t)ln);
-		rest[ln] = '/';
-		p = rest;
-		cur[cl] = '\0';
-		if (link[0] == '/')
-			cl = 0, cur[0] = '\0';
-	}
-}
-
-/* EINVAL when @path leads into this mount (at the write and at start). */
+/* EINVAL when @path, read as written (//, /./, ..), leads into this
+ * mount; start resolves its symlinks too, as the writer (fs/cred.c). */
 static int source_outside(struct mk_fs *fs, const char *path,
 			  struct mk_err *err)
 {
-	if (fs->mountpoint && inside_mount(fs->mountpoint, path))
-		return mk_err_set(err, -EINVAL,
-				  "the source lies inside this megafs mount",
-				  "stream a file stored outside the mount");
+	char real[PATH_MAX];
+
+	if (fs->mountpoint &&
+	    mk_fs_resolve_source(fs->mountpoint, path, 0, real,
+				 sizeof(real)) == -EINVAL)
+		return mk_fs_inside_err(err);
 	return 0;
 }
 
@@ -519,12 +452,8 @@ static int start(struct mk_fs *fs, struct mk_fs_obj *o, struct mk_err *err)
 	rc = start_checks(fs, o, err);
 	if (rc)
 		goto out;
-	/* Again: a symlink on the way may have changed since the write. */
-	rc = source_outside(fs, st->source, err);
-	if (rc)
-		goto out;
 	memset(&p, 0, sizeof(p));
-	fd = mk_fs_open_as(&st->cred, st->source, &p.size, err);
+	fd = mk_fs_open_as(&st->cred, st->source, fs->mountpoint, &p.size, err);
 	if (fd < 0) {
 		rc = fail_locked(st, fd, err);
 		goto out;

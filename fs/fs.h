@@ -78,6 +78,7 @@ struct mk_fs_handle {
 	 * its cached size, so this handle's own count stands in for it. */
 	int append;
 	uint64_t wrote; /* text bytes taken through an append handle (atomic) */
+	size_t wseed;   /* literals: bytes of the set's text an append began with */
 	/* every open handle, until its release (mk_fs.open_lock) */
 	struct mk_fs_handle *onext, *oprev;
 };

@@ -163,9 +163,15 @@ unsigned mk_fs_stream_revents(const struct mk_fs_handle *h);
 /* The requester's uid, gid and supplementary groups. 0 or -ENOMEM. */
 int mk_fs_cred_of(fuse_req_t req, struct mk_fs_cred *c);
 void mk_fs_cred_fini(struct mk_fs_cred *c);
-/* mk_uring_open_source(@path) with the calling thread's fsuid, fsgid and
- * groups switched to @c for the open only. fd or -errno with a Fix:. */
+/* Open source @path with the calling thread's fsuid, fsgid and groups
+ * switched to @c for the open only: resolved first (mk_fs_resolve_source,
+ * refusing a path into @mnt when @mnt is set), then opened with no
+ * symlink followed. fd or -errno with a Fix:. */
 int mk_fs_open_as(const struct mk_fs_cred *c, const char *path,
-		  uint64_t *size, struct mk_err *err);
+		  const char *mnt, uint64_t *size, struct mk_err *err);
+int mk_fs_resolve_source(const char *mnt, const char *path, int follow,
+			 char *out, size_t cap);
+/* -EINVAL "the source lies inside this megafs mount" with its Fix:. */
+int mk_fs_inside_err(struct mk_err *err);
 
 #endif /* MK_FS_OBJ_H */

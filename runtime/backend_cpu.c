@@ -153,8 +153,14 @@ static void rescan_parked(struct mk_backend *b)
 	pthread_mutex_unlock(&b->park_mu);
 	if (woke)
 		ring_bell(b, 1);
-	for (i = 0; i < nnow; i++)
-		run_sharded(b, now[i]);
+	/* PROTOCOL.md 4.3 step 1 before each claim: after a stop (or a
+	 * SHUTDOWN among them) the rest wait in the queue, PUBLISHED. */
+	for (i = 0; i < nnow; i++) {
+		if (MK_ALOAD(&b->x.ctl[MK_CTL_SHUTDOWN]))
+			enqueue_q(b, now[i], 0);
+		else
+			run_sharded(b, now[i]);
+	}
 }
 
 static void complete(struct mk_backend *b, uint32_t slot)
@@ -312,8 +318,9 @@ static void idle_wait(struct mk_backend *b, uint32_t seen, uint32_t *park_seen,
 /*
  * The parked re-checks of idle_wait() for a worker that never runs dry:
  * after a host control write (park_gen) at once, and every
- * PARK_RECHECK_NS (a mask an opcode set) while slots are parked, looked
- * at once every 256 commands so a busy worker pays one load per command.
+ * PARK_RECHECK_NS (a mask an opcode set) while slots are parked, the
+ * clock read every 16 commands then: a busy worker with nothing parked
+ * pays two loads per command.
  */
 static void busy_recheck(struct mk_backend *b, uint32_t *park_seen,
 			 uint32_t *ran, int64_t *due)
@@ -326,7 +333,7 @@ static void busy_recheck(struct mk_backend *b, uint32_t *park_seen,
 		rescan_parked(b);
 		return;
 	}
-	if ((++*ran & 255u) || !__atomic_load_n(&b->nparked, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&b->nparked, __ATOMIC_RELAXED) || (++*ran & 15u))
 		return;
 	now = mk_now_ns();
 	if (now < *due)

@@ -74,6 +74,7 @@ const char *mk_errno_name(int code)
 		{ ESHUTDOWN, "ESHUTDOWN" }, { ECANCELED, "ECANCELED" },
 		{ EMSGSIZE, "EMSGSIZE" },   { ENOTSUP, "ENOTSUP" },
 		{ ENAMETOOLONG, "ENAMETOOLONG" },
+		{ ELOOP, "ELOOP" },
 	};
 	size_t i;
 

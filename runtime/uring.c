@@ -20,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <liburing.h>
 
@@ -153,8 +156,30 @@ static int open_error(struct mk_err *err, int rc, const char *path)
 			   strerror(-rc));
 }
 
-int mk_uring_open_source(const char *path, uint64_t *size,
-			 struct mk_err *err)
+/*
+ * open(2) of @path, or with @nosym an openat2(2) that follows no symlink
+ * at all (a path resolved already must still be that path: a component
+ * swapped for a symlink since then gives ELOOP). Kernels before 5.6 have
+ * no openat2: O_NOFOLLOW then guards the last component only.
+ */
+static int open_flags(const char *path, int flags, int nosym)
+{
+	struct open_how how;
+	long fd;
+
+	if (!nosym)
+		return open(path, flags);
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)flags;
+	how.resolve = RESOLVE_NO_SYMLINKS;
+	fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = open(path, flags | O_NOFOLLOW);
+	return (int)fd;
+}
+
+static int open_source(const char *path, int nosym, uint64_t *size,
+		       struct mk_err *err)
 {
 	struct stat st;
 	int fd, rc, fl;
@@ -164,7 +189,8 @@ int mk_uring_open_source(const char *path, uint64_t *size,
 				  "the source path is not absolute",
 				  "write an absolute path such as /data/f.bin");
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open_flags(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+			nosym);
 	if (fd < 0)
 		return open_error(err, -errno, path);
 	if (fstat(fd, &st) < 0) {
@@ -187,6 +213,18 @@ int mk_uring_open_source(const char *path, uint64_t *size,
 out_close:
 	close(fd);
 	return rc;
+}
+
+int mk_uring_open_source(const char *path, uint64_t *size,
+			 struct mk_err *err)
+{
+	return open_source(path, 0, size, err);
+}
+
+int mk_uring_open_resolved(const char *path, uint64_t *size,
+			   struct mk_err *err)
+{
+	return open_source(path, 1, size, err);
 }
 
 /* ---- parameter checks ---------------------------------------------------- */

@@ -115,6 +115,10 @@ int mk_uring_probe(struct mk_err *err);
  */
 int mk_uring_open_source(const char *path, uint64_t *size,
 			 struct mk_err *err);
+/* The same for a path with every symlink resolved already: no symlink is
+ * followed (one swapped in since gives -ELOOP). */
+int mk_uring_open_resolved(const char *path, uint64_t *size,
+			   struct mk_err *err);
 
 /*
  * Create a reader and submit the first min(nbuf, chunk_count) reads. The

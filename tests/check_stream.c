@@ -623,6 +623,9 @@ START_TEST(test_stream_dfa_step_while_replaced)
 	pthread_join(th, NULL);
 	ck_assert_uint_gt(st.ran, 0);
 	ck_assert_uint_eq(t_ctl(rt, MK_CTL_METRICS_BASE + MK_OP_DFA_STEP), st.ran);
+	/* The last step's result: a state of the large set (its own next
+	 * state) or 0 (the small set: a0 past its table), nothing else. */
+	ck_assert_uint_le(t_ctl(rt, MK_CTL_OBSERVABLE_BASE + 6), st.state);
 	mk_scan_pool_remove_set(pool, set, NULL);
 	mk_dfa_destroy(cur);
 }

@@ -214,6 +214,9 @@ printf 'cd' >>"$P/app/literals" || fail "printf >> literals"
 echo ef >>"$P/app/literals" || fail "echo >> literals"
 eq ">> literals: the set grew" "$(cat "$P/app/literals" | tr '\n' ' ')" "ab cdef "
 has ">> literals: compiled" "$(cat "$P/app/info")" "patterns=2 "
+out=$( (echo 'x\q' >>"$P/app/literals") 2>&1)
+has ">> literals, a bad escape: echo sees the error" "$out" "Invalid argument"
+eq ">> literals, a bad escape: the set unchanged" "$(cat "$P/app/literals" | tr '\n' ' ')" "ab cdef "
 out=$( (echo x >>"$P/app/dfa") 2>&1)
 has ">> dfa refused" "$out" "Invalid argument"
 has ">> dfa: errors says why" "$(tail -n1 "$MNT/errors")" "cannot be appended to. Fix:"
