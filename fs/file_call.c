@@ -284,7 +284,8 @@ void mk_fs_call_write(struct mk_fs *fs, fuse_req_t req,
 
 	mk_err_clear(&err);
 	rc = mk_fs_decode_write(buf, size, &img, &err);
-	if (rc)
+	rc = rc ? rc : mk_runtime_check_image(fs->rt, &img, &err);
+	if (rc) /* bad input first, before a slot is taken */
 		goto out_reject;
 	slot = mk_runtime_reserve(fs->rt, &err);
 	if (slot < 0) {

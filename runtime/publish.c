@@ -554,6 +554,27 @@ int mk_runtime_reserve(struct mk_runtime *rt, struct mk_err *err)
 			  "read the results of pending calls, or mount with more slots=");
 }
 
+int mk_runtime_check_image(struct mk_runtime *rt, const struct mk_slot *image,
+			   struct mk_err *err)
+{
+	int rc;
+
+	if (image->status > MK_SLOT_PUBLISHED)
+		return mk_err_setf(err, -EINVAL,
+				   "set the status word of a slot image to 0 or 1",
+				   "slot image has status word %u", image->status);
+	/* Slot 0 as an EMPTY target: only the opcode is judged here. */
+	rc = mk_proto_check_publish(rt->slots, 0, 0, image->opcode,
+				    MK_SLOT_EMPTY, err);
+	if (rc || !(rt->cfg.flags & MK_CFG_TENANT_TABLE) ||
+	    image->tenant < MK_CTL_TENANT_MASK_SLOTS)
+		return rc;
+	return mk_err_setf(err, -EINVAL,
+			   "use tenant=0..28 (enable one with control/tenants/T/mask)",
+			   "tenant %u is outside the tenant table 0..%u",
+			   image->tenant, MK_CTL_TENANT_MASK_SLOTS - 1u);
+}
+
 int mk_runtime_publish_reserved(struct mk_runtime *rt, uint32_t slot,
 				const struct mk_slot *image, struct mk_err *err)
 {

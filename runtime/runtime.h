@@ -173,6 +173,14 @@ int mk_runtime_publish_packed(struct mk_runtime *rt, uint32_t slot,
  */
 int mk_runtime_reserve(struct mk_runtime *rt, struct mk_err *err);
 
+/*
+ * The checks of a slot image that need no slot (status word 0/1, opcode
+ * not reserved, tenant in the table): a caller that reserves a slot for
+ * it (call channels) refuses bad input before it takes one. 0 or -EINVAL.
+ */
+int mk_runtime_check_image(struct mk_runtime *rt, const struct mk_slot *image,
+			   struct mk_err *err);
+
 /* Publish into a slot the caller reserved (same checks as publish). */
 int mk_runtime_publish_reserved(struct mk_runtime *rt, uint32_t slot,
 				const struct mk_slot *image,

@@ -283,6 +283,33 @@ START_TEST(test_runtime_tenant_mask_follows_base)
 }
 END_TEST
 
+/* A call channel's image checks, before any slot is taken. */
+START_TEST(test_runtime_check_image_without_a_slot)
+{
+	struct mk_runtime *r = t_rt_start("cpu", 4, MK_SCHED_SHARDED,
+					  MK_CFG_TENANT_TABLE);
+	struct mk_slot img;
+	struct mk_err err;
+
+	memset(&img, 0, sizeof(img));
+	ck_assert_int_eq(mk_runtime_check_image(r, &img, &err), 0);
+	img.status = 2;
+	ck_assert_int_eq(mk_runtime_check_image(r, &img, &err), -EINVAL);
+	t_assert_fix(err.msg);
+	img.status = 1;
+	img.opcode = 0xFFF0;
+	ck_assert_int_eq(mk_runtime_check_image(r, &img, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "reserved"));
+	img.opcode = MK_OP_NOP;
+	img.tenant = MK_CTL_TENANT_MASK_SLOTS;
+	ck_assert_int_eq(mk_runtime_check_image(r, &img, &err), -EINVAL);
+	ck_assert_ptr_null(strstr(err.msg, "slot ")); /* no slot was chosen */
+	t_assert_fix(err.msg);
+	ck_assert_uint_eq(t_ctl(r, MK_CTL_DONE_COUNT), 0);
+	mk_runtime_destroy(r);
+}
+END_TEST
+
 /* A mask enabled by an opcode (not a host write) also releases the slot. */
 START_TEST(test_runtime_tenant_mask_enabled_by_opcode)
 {
@@ -720,6 +747,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_shutdown_opcode_and_restart);
 	tcase_add_test(tc, test_runtime_tenant_mask_parks_then_runs);
 	tcase_add_test(tc, test_runtime_tenant_mask_follows_base);
+	tcase_add_test(tc, test_runtime_check_image_without_a_slot);
 	tcase_add_test(tc, test_runtime_tenant_mask_enabled_by_opcode);
 	tcase_add_test(tc, test_runtime_batch_publish_all_or_nothing);
 	tcase_add_test(tc, test_runtime_images_validate_every_target);
