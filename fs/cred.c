@@ -150,7 +150,7 @@ int mk_fs_resolve_source(const char *mnt, const char *path, int follow,
 {
 	char rest[2 * PATH_MAX], link[PATH_MAX];
 	size_t n, cl = 0;
-	int links = 0, gone = !follow;
+	int links = 0, gone = !follow, gone_err = 0;
 	char *p = rest;
 
 	if (cap < 2 || snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
@@ -170,6 +170,10 @@ int mk_fs_resolve_source(const char *mnt, const char *path, int follow,
 			continue;
 		}
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			/* Back out of a prefix that could not be looked at:
+			 * the kernel fails there, and so does this. */
+			if (gone_err)
+				return -gone_err;
 			while (cl && out[--cl] != '/')
 				;
 			out[cl] = '\0';
@@ -186,8 +190,10 @@ int mk_fs_resolve_source(const char *mnt, const char *path, int follow,
 			return -EINVAL;
 		/* Past a prefix that cannot be looked at, the open fails on
 		 * that prefix too: the rest is taken as written. */
-		if (!gone && lstat(out, &st))
+		if (!gone && lstat(out, &st)) {
 			gone = 1;
+			gone_err = errno;
+		}
 		if (gone || !S_ISLNK(st.st_mode)) {
 			cl += 1 + n;
 			continue;
@@ -235,7 +241,7 @@ static int open_outside(const char *mnt, const char *path, uint64_t *size,
 		return mk_fs_inside_err(err);
 	if (rc)
 		return mk_err_setf(err, rc,
-				   "name the file by a path of under 4096 bytes that crosses at most 40 symbolic links",
+				   "check the path: it must name an existing file, through at most 40 symbolic links and under 4096 bytes once they are resolved",
 				   "cannot resolve the source %s: %s", path,
 				   strerror(-rc));
 	return mk_uring_open_resolved(real, size, err);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The malformed-input catalogue: 107 classes of bad writes, paths, pattern
+# The malformed-input catalogue: 108 classes of bad writes, paths, pattern
 # sets and streams, and 9 bad mount options, against a mounted megafs. For
 # each class the test asserts the exact errno of docs/errors-fs.md, that
 # the newest line of the errors file names the file, that errno and a
@@ -363,6 +363,8 @@ try:
     # into the mount is opened: megafs would read through itself.
     os.symlink(M, f"{D}/tomount")
     bad_source("source through a symlink into the mount", f"{D}/tomount/README", E.EINVAL)
+    bad_source("source backing out of a missing directory", f"{D}/nodir/../tomount/README",
+               E.ENOENT)
     # Targets so long that the resolved path outgrows PATH_MAX on the way
     # (A -> B -> C -> the mount): refused, not taken as outside.
     os.symlink(f"{D}/B/" + "./" * 2000, f"{D}/A")
@@ -406,7 +408,7 @@ print(("ok   " if n == 64 else "FAIL ") + f"errors file holds the last 64 reject
 bad |= n != 64
 
 print(f"malformed classes: {classes} (plus the option errors)")
-sys.exit(1 if bad or classes < 107 else 0)
+sys.exit(1 if bad or classes < 108 else 0)
 PY
 [ $fail -eq 0 ] && echo "malformed: all classes rejected as documented"
 exit $fail
