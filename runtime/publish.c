@@ -580,14 +580,12 @@ int mk_runtime_publish_reserved(struct mk_runtime *rt, uint32_t slot,
 {
 	int rc;
 
-	if (image->status > MK_SLOT_PUBLISHED)
-		return mk_err_setf(err, -EINVAL,
-				   "set the status word of a slot image to 0 or 1",
-				   "slot image has status word %u", image->status);
-	rc = mk_proto_check_publish(rt->slots, slot, 0, image->opcode,
-				    slot < rt->slots ? mk_rt_status(rt, slot) : 0,
-				    err);
-	rc = rc ? rc : check_tenant(rt, slot, image->tenant, err);
+	/* The image's own checks, then its target's (index, status). */
+	rc = mk_runtime_check_image(rt, image, err);
+	rc = rc ? rc : mk_proto_check_publish(rt->slots, slot, 0, image->opcode,
+					      slot < rt->slots ?
+						      mk_rt_status(rt, slot) : 0,
+					      err);
 	if (rc)
 		return rc;
 	write_image(rt, slot, image);
